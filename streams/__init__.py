@@ -1,0 +1,1 @@
+"""Kafka → tables → report rows: the Faust app and the pure core it stands on."""

@@ -1,0 +1,192 @@
+"""Rows of the three sources, validated: a value object or a reason it was rejected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from streams.core.timestamps import TimestampError, parse_timestamp
+
+POLLS = "polls"
+HOURS = "hours"
+ZONES = "timezones"
+
+# Column names by source, compared after stripping spaces and a BOM, case-insensitively.
+# Each entry is one logical column and the header names that may spell it.
+COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    POLLS: {
+        "store_id": ("store_id",),
+        "status": ("status",),
+        "timestamp_utc": ("timestamp_utc",),
+    },
+    HOURS: {
+        "store_id": ("store_id",),
+        "day": ("dayofweek", "day"),
+        "start_time_local": ("start_time_local",),
+        "end_time_local": ("end_time_local",),
+    },
+    ZONES: {
+        "store_id": ("store_id",),
+        "timezone_str": ("timezone_str",),
+    },
+}
+
+
+class Poll(NamedTuple):
+    """One poll of a store."""
+
+    store_id: str
+    """Opaque store id, stripped."""
+    ts_us: int
+    """When the poll was taken: microseconds since the epoch, UTC."""
+    active: bool
+    """True for ``active``, False for ``inactive``."""
+
+
+class HoursRow(NamedTuple):
+    """One business-hours row: a store is open on ``day`` from ``start_us`` to ``end_us``."""
+
+    store_id: str
+    """Opaque store id, stripped."""
+    day: int
+    """Day of week, 0 = Monday … 6 = Sunday."""
+    start_us: int
+    """Local opening time, microseconds after local midnight."""
+    end_us: int
+    """Local closing time; below ``start_us`` means overnight, equal means 24 hours."""
+
+
+class ZoneRow(NamedTuple):
+    """A store's time zone as written in the export (validated later, see ``zones``)."""
+
+    store_id: str
+    """Opaque store id, stripped."""
+    timezone: str
+    """IANA name as given, stripped; may be invalid."""
+
+
+class Rejection(NamedTuple):
+    """A row that could not be used, and why."""
+
+    source: str
+    """Where it came from: a file path or a topic name."""
+    line: int
+    """Line number in the file (1 = header), or the offset in the topic."""
+    reason: str
+    """What was wrong and what to do."""
+    raw: str
+    """The row as read."""
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+class HeaderError(ValueError):
+    """A file whose header lacks a required column."""
+
+
+def normalize_name(name: str) -> str:
+    """A header name as compared: no BOM, no surrounding spaces, lower case."""
+    return name.replace("\ufeff", "").strip().lower()
+
+
+def map_columns(kind: str, header: Sequence[str]) -> dict[str, int]:
+    """Map each logical column of ``kind`` to its index in ``header``, in any order."""
+    names = [normalize_name(h) for h in header]
+    found: dict[str, int] = {}
+    for column, spellings in COLUMNS[kind].items():
+        for spelling in spellings:
+            if spelling in names:
+                found[column] = names.index(spelling)
+                break
+        else:
+            wanted = " or ".join(repr(s) for s in spellings)
+            raise HeaderError(
+                f"{kind} header {list(header)!r} has no column {wanted}; "
+                f"expected columns {', '.join(COLUMNS[kind])} in any order"
+            )
+    return found
+
+
+_STATUSES = {"active": True, "inactive": False}
+_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+
+
+class RowError(ValueError):
+    """A field that cannot be read; the message is the rejection reason."""
+
+
+def parse_store_id(text: str) -> str:
+    """A store id, stripped; it must not be empty."""
+    store_id = text.strip()
+    if not store_id:
+        raise RowError("empty store_id: every row needs the store it is about")
+    return store_id
+
+
+def parse_status(text: str) -> bool:
+    """``active`` → True, ``inactive`` → False, in any case."""
+    try:
+        return _STATUSES[text.strip().lower()]
+    except KeyError:
+        raise RowError(f"unknown status {text.strip()!r}: expected 'active' or 'inactive'") from None
+
+
+def parse_day(text: str) -> int:
+    """A day of week 0 (Monday) … 6 (Sunday)."""
+    value = text.strip()
+    if not value.isdigit() or int(value) > 6:
+        raise RowError(f"day {value!r} is not a day of week: expected 0 (Monday) to 6 (Sunday)")
+    return int(value)
+
+
+def parse_time_of_day(text: str) -> int:
+    """``HH:MM[:SS[.ffffff]]`` as microseconds after midnight; ``24:00`` is the day's end."""
+    value = text.strip()
+    match = _TIME_OF_DAY.match(value)
+    if match is None:
+        raise RowError(f"time {value!r} is not HH:MM or HH:MM:SS")
+    hours, minutes = int(match[1]), int(match[2])
+    seconds = int(match[3] or 0)
+    fraction = int((match[4] or "0").ljust(6, "0"))
+    total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
+    if minutes > 59 or seconds > 59 or total > 24 * 3_600_000_000:
+        raise RowError(f"time {value!r} is out of range: expected 00:00 to 23:59:59 (or 24:00)")
+    return total
+
+
+def _field(row: Sequence[str], columns: dict[str, int], name: str) -> str:
+    index = columns[name]
+    if index >= len(row):
+        raise RowError(f"missing field {name!r}: the row has {len(row)} fields")
+    return row[index]
+
+
+def parse_poll(row: Sequence[str], columns: dict[str, int]) -> Poll:
+    """A polls row as a :class:`Poll`; raises :class:`RowError` with the reason."""
+    store_id = parse_store_id(_field(row, columns, "store_id"))
+    active = parse_status(_field(row, columns, "status"))
+    try:
+        ts_us = parse_timestamp(_field(row, columns, "timestamp_utc"))
+    except TimestampError as exc:
+        raise RowError(str(exc)) from None
+    return Poll(store_id, ts_us, active)
+
+
+def parse_hours(row: Sequence[str], columns: dict[str, int]) -> HoursRow:
+    """A business-hours row as an :class:`HoursRow`; raises :class:`RowError`."""
+    return HoursRow(
+        parse_store_id(_field(row, columns, "store_id")),
+        parse_day(_field(row, columns, "day")),
+        parse_time_of_day(_field(row, columns, "start_time_local")),
+        parse_time_of_day(_field(row, columns, "end_time_local")),
+    )
+
+
+def parse_zone(row: Sequence[str], columns: dict[str, int]) -> ZoneRow:
+    """A time-zone row as a :class:`ZoneRow`; an unknown zone is accepted here."""
+    return ZoneRow(
+        parse_store_id(_field(row, columns, "store_id")),
+        _field(row, columns, "timezone_str").strip(),
+    )

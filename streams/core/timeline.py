@@ -1,0 +1,124 @@
+"""One store's status over its business time, as prefix sums (SPEC §2–§3).
+
+Times here are in half-microseconds ("ticks"), so that the midpoint between two polls is
+an exact integer. Every instant of business time takes the status of the nearest
+observation; the boundary between two observations is their midpoint. With ``B(x)`` the
+business time from the origin to ``x`` and ``A(x)`` the active business time, both are
+piecewise linear and answer in O(log n) from arrays built once in O(n).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from typing import NamedTuple
+
+import numpy as np
+
+from streams.core.polllog import Keys
+from streams.core.schedule import Profile, business_intervals
+from streams.core.timestamps import US_PER_DAY
+
+COVER_BEFORE_US = 15 * US_PER_DAY
+"""How far before the report time a timeline reaches: a week window for any as_of in the
+last week of the one it was built for."""
+COVER_AFTER_US = US_PER_DAY
+
+
+class Measure(NamedTuple):
+    """Business time and active business time in one window, in ticks (½ µs)."""
+
+    business: int
+    """Business time in the window."""
+    active: int
+    """Business time whose nearest observation is active."""
+
+
+class Timeline:
+    """Business hours and nearest-observation status of one store, built for a time range."""
+
+    __slots__ = (
+        "_starts",
+        "_ends",
+        "_cum",
+        "_obs",
+        "_mids",
+        "_seg_b",
+        "_prefix",
+        "_status",
+        "first_poll_us",
+        "lo_us",
+        "hi_us",
+    )
+
+    def __init__(self, keys: Keys, profile: Profile, lo_us: int, hi_us: int) -> None:
+        self.lo_us = lo_us
+        self.hi_us = hi_us
+        self.first_poll_us = int(keys[0]) >> 1 if len(keys) else None
+        intervals = business_intervals(profile, lo_us, hi_us)
+        starts = np.array([s for s, _ in intervals], dtype=np.int64)
+        ends = np.array([e for _, e in intervals], dtype=np.int64)
+        ts = keys >> 1
+        where = np.searchsorted(starts, ts, side="right") - 1
+        inside = (where >= 0) & (ts < ends[np.maximum(where, 0)]) if len(starts) else where >= 0
+        obs_us = ts[inside]
+        status = (keys[inside] & 1).astype(np.int8)
+        starts2, ends2 = starts * 2, ends * 2
+        cum = np.zeros(len(starts2), dtype=np.int64)
+        np.cumsum((ends2 - starts2)[:-1], out=cum[1:])
+        mids = obs_us[:-1] + obs_us[1:]  # midpoint in ticks: (2a + 2b) / 2
+        j = np.searchsorted(starts2, mids, side="right") - 1
+        b_mids = cum[j] + np.minimum(mids, ends2[j]) - starts2[j]
+        seg_b = np.concatenate((np.zeros(1, dtype=np.int64), b_mids))
+        prefix = np.zeros(len(seg_b), dtype=np.int64)
+        np.cumsum(status[:-1] * np.diff(seg_b), out=prefix[1:])
+        self._starts = array("q", starts2.tobytes())
+        self._ends = array("q", ends2.tobytes())
+        self._cum = array("q", cum.tobytes())
+        self._obs = array("q", (obs_us * 2).tobytes())
+        self._mids = array("q", mids.tobytes())
+        self._seg_b = array("q", seg_b.tobytes())
+        self._prefix = array("q", prefix.tobytes())
+        self._status = array("b", status.tobytes())
+
+    @classmethod
+    def for_report(cls, keys: Keys, profile: Profile, n_us: int) -> Timeline:
+        """A timeline good for report time ``n_us`` and any ``as_of`` a week before it."""
+        first = int(keys[0]) >> 1 if len(keys) else n_us
+        last = int(keys[-1]) >> 1 if len(keys) else n_us
+        return cls(keys, profile, min(first, n_us - COVER_BEFORE_US), max(last, n_us) + COVER_AFTER_US)
+
+    def covers(self, n_us: int) -> bool:
+        """Whether report time ``n_us`` can be answered from this timeline."""
+        return self.lo_us <= n_us - 7 * US_PER_DAY and n_us <= self.hi_us
+
+    @property
+    def observations(self) -> int:
+        """How many polls lie inside business hours."""
+        return len(self._obs)
+
+    def business(self, x: int) -> int:
+        """``B(x)``: business time from the origin to tick ``x``."""
+        i = bisect_right(self._starts, x) - 1
+        if i < 0:
+            return 0
+        end = self._ends[i]
+        return self._cum[i] + (x if x < end else end) - self._starts[i]
+
+    def measure(self, n_us: int, width_us: int) -> Measure | None:
+        """Business and active time in ``[n − width, n)``; None if no observation ≤ n."""
+        n = n_us * 2
+        count = bisect_right(self._obs, n)  # observations at or before the report time
+        if count == 0:
+            return None
+        x = n - width_us * 2
+        b_hi, b_lo = self.business(n), self.business(x)
+        return Measure(b_hi - b_lo, self._active(n, b_hi, count) - self._active(x, b_lo, count))
+
+    def _active(self, x: int, b_x: int, count: int) -> int:
+        q = bisect_right(self._mids, x)
+        if q > count - 1:
+            q = count - 1
+        if self._status[q]:
+            return self._prefix[q] + b_x - self._seg_b[q]
+        return self._prefix[q]
