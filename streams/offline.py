@@ -39,7 +39,9 @@ def compute_offline(
 ) -> OfflineReport:
     """Read the exports and compute the report (SPEC §4) at ``as_of_us`` or the newest poll."""
     steps = ["read hours", "read time zones", "read polls", "build timelines", "report"]
-    bar = tqdm(steps, desc="report", unit="step", disable=not progress, file=sys.stderr, leave=False)
+    bar = tqdm(
+        steps, desc="report", unit="step", disable=not progress, file=sys.stderr, leave=False
+    )
     with bar:
         hours_rows, rejected_hours = read_hours(hours)
         bar.update()
@@ -58,7 +60,10 @@ def compute_offline(
             rows = report_rows(timelines, n_us)
         bar.update()
     return OfflineReport(
-        rows, n_us, rejected_hours + rejected_zones + rejected_polls, quality_of(profiles).invalid_zones
+        rows,
+        n_us,
+        rejected_hours + rejected_zones + rejected_polls,
+        quality_of(profiles).invalid_zones,
     )
 
 
@@ -69,10 +74,12 @@ def run(
     as_of: str | None,
     store_id: str | None,
     out: Path | None,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """The ``storemon report`` command; returns the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     started = time.perf_counter()
     try:
         as_of_us = parse_timestamp(as_of) if as_of is not None else None

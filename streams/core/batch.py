@@ -33,7 +33,9 @@ def profiles_of(
 
 def quality_of(profiles: Mapping[str, Profile]) -> Quality:
     """What is wrong but tolerated in the profiles."""
-    invalid = sorted(s for s, p in profiles.items() if p.zone is not None and not resolve_zone(p.zone)[1])
+    invalid = sorted(
+        s for s, p in profiles.items() if p.zone is not None and not resolve_zone(p.zone)[1]
+    )
     return Quality(invalid)
 
 
@@ -62,6 +64,7 @@ def report_of_keys(
 ) -> list[ReportRow]:
     """The report's rows for stores given as poll keys (one-off, no reuse)."""
     timelines = {
-        s: Timeline.for_report(k, profiles.get(s, OPEN_24_7), n_us) for s, k in keys_by_store.items()
+        s: Timeline.for_report(k, profiles.get(s, OPEN_24_7), n_us)
+        for s, k in keys_by_store.items()
     }
     return report_rows(timelines, n_us)

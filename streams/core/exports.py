@@ -79,7 +79,9 @@ class SourceError(Exception):
 
 def group_polls(store_ids: Sequence[str] | pl.Series, keys: Keys) -> GroupedPolls:
     """Group polls given as parallel store ids and keys."""
-    frame = pl.DataFrame({"store_id": store_ids, "key": keys}, schema={"store_id": pl.String, "key": pl.Int64})
+    frame = pl.DataFrame(
+        {"store_id": store_ids, "key": keys}, schema={"store_id": pl.String, "key": pl.Int64}
+    )
     frame = frame.sort("store_id", "key")
     ids = frame["store_id"]
     starts = ids.ne(ids.shift(1)).fill_null(True)

@@ -130,7 +130,9 @@ def parse_status(text: str) -> bool:
     try:
         return _STATUSES[text.strip().lower()]
     except KeyError:
-        raise RowError(f"unknown status {text.strip()!r}: expected 'active' or 'inactive'") from None
+        raise RowError(
+            f"unknown status {text.strip()!r}: expected 'active' or 'inactive'"
+        ) from None
 
 
 def parse_day(text: str) -> int:

@@ -38,17 +38,17 @@ class Timeline:
     """Business hours and nearest-observation status of one store, built for a time range."""
 
     __slots__ = (
-        "_starts",
-        "_ends",
         "_cum",
-        "_obs",
+        "_ends",
         "_mids",
-        "_seg_b",
+        "_obs",
         "_prefix",
+        "_seg_b",
+        "_starts",
         "_status",
         "first_poll_us",
-        "lo_us",
         "hi_us",
+        "lo_us",
     )
 
     def __init__(self, keys: Keys, profile: Profile, lo_us: int, hi_us: int) -> None:
@@ -86,7 +86,9 @@ class Timeline:
         """A timeline good for report time ``n_us`` and any ``as_of`` a week before it."""
         first = int(keys[0]) >> 1 if len(keys) else n_us
         last = int(keys[-1]) >> 1 if len(keys) else n_us
-        return cls(keys, profile, min(first, n_us - COVER_BEFORE_US), max(last, n_us) + COVER_AFTER_US)
+        return cls(
+            keys, profile, min(first, n_us - COVER_BEFORE_US), max(last, n_us) + COVER_AFTER_US
+        )
 
     def covers(self, n_us: int) -> bool:
         """Whether report time ``n_us`` can be answered from this timeline."""
@@ -117,8 +119,7 @@ class Timeline:
 
     def _active(self, x: int, b_x: int, count: int) -> int:
         q = bisect_right(self._mids, x)
-        if q > count - 1:
-            q = count - 1
+        q = min(q, count - 1)
         if self._status[q]:
             return self._prefix[q] + b_x - self._seg_b[q]
         return self._prefix[q]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.core.timestamps import EPOCH_ORDINAL, US_PER_DAY
@@ -12,7 +12,7 @@ DEFAULT_ZONE = "America/Chicago"
 _ONE_US = timedelta(microseconds=1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resolve_zone(name: str | None) -> tuple[ZoneInfo, bool]:
     """The zone named ``name``, and whether the name was valid.
 

@@ -1,0 +1,47 @@
+"""Small builders shared by the core's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from streams.core.polllog import PollLog
+from streams.core.report import ReportRow, store_row
+from streams.core.rows import parse_time_of_day
+from streams.core.schedule import Profile
+from streams.core.timeline import Timeline
+from streams.core.timestamps import parse_timestamp
+
+
+def us(text: str) -> int:
+    """Epoch microseconds of an ISO timestamp (UTC unless it says otherwise)."""
+    return parse_timestamp(text)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def profile(shifts: list[tuple[int, str, str]], zone: str | None = "UTC") -> Profile:
+    """A profile from ``(day, 'HH:MM', 'HH:MM')`` shifts."""
+    return Profile(
+        tuple(sorted((d, parse_time_of_day(s), parse_time_of_day(e)) for d, s, e in shifts)),
+        zone,
+    )
+
+
+def row(
+    polls: list[tuple[str, bool]], prof: Profile, now: str, store_id: str = "s1"
+) -> list[str] | None:
+    """The store's CSV row (split) at ``now``, computed by the core."""
+    log = PollLog()
+    for text, active in polls:
+        log.add(us(text), active)
+    n_us = us(now)
+    got: ReportRow | None = store_row(store_id, Timeline.for_report(log.keys, prof, n_us), n_us)
+    return None if got is None else got.to_csv().split(",")[1:]
+
+
+def keys_of(polls: list[tuple[int, bool]]) -> np.ndarray:
+    return np.array([t * 2 + int(a) for t, a in polls], dtype=np.int64)

@@ -1,0 +1,93 @@
+"""A slow, obviously-correct reading of SPEC §2–§4, to check the fast core against.
+
+It shares no code with the core: intervals come from ``datetime`` with a ``ZoneInfo``,
+business time and status are found by sampling the middle of every ``step`` of the
+window. With polls, shift times, zone offsets and report times on whole minutes, every
+boundary falls on a multiple of 30 s, so a 30 s step makes the sampling exact.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+STEP = timedelta(seconds=30)
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("America/Chicago")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("America/Chicago")
+
+
+def intervals(
+    shifts: list[tuple[int, time, time]], zone: ZoneInfo, lo: datetime, hi: datetime
+) -> list[tuple[datetime, datetime]]:
+    if not shifts:
+        return [(lo - timedelta(days=30), hi + timedelta(days=30))]
+    out = []
+    day = (lo - timedelta(days=3)).date()
+    while day <= (hi + timedelta(days=3)).date():
+        for weekday, start, end in shifts:
+            if weekday != day.weekday():
+                continue
+            s = datetime.combine(day, start, tzinfo=zone)
+            if end > start:
+                e = datetime.combine(day, end, tzinfo=zone)
+            elif end < start:
+                e = datetime.combine(day + timedelta(days=1), end, tzinfo=zone)
+            else:
+                e = s + timedelta(hours=24)
+            out.append((s.astimezone(UTC), e.astimezone(UTC)))
+        day += timedelta(days=1)
+    return out
+
+
+def report(
+    polls: list[tuple[datetime, bool]],
+    shifts: list[tuple[int, time, time]],
+    zone_name: str | None,
+    now: datetime,
+) -> tuple[timedelta, ...] | None:
+    """(up hour, up day, up week, down hour, down day, down week), or None for no row."""
+    if not any(t <= now for t, _ in polls):
+        return None
+    spans = intervals(shifts, zone_of(zone_name), now - timedelta(days=8), now)
+
+    def open_at(x: datetime) -> bool:
+        return any(s <= x < e for s, e in spans)
+
+    by_time: dict[datetime, bool] = {}
+    for t, active in polls:
+        if t <= now and open_at(t):
+            by_time[t] = by_time.get(t, True) and active  # inactive wins
+    zero = timedelta(0)
+    if not by_time:
+        return (zero,) * 6
+    times = sorted(by_time)
+
+    def status_at(x: datetime) -> bool:
+        i = bisect_right(times, x)
+        if i == 0:
+            return by_time[times[0]]
+        if i == len(times):
+            return by_time[times[-1]]
+        before, after = times[i - 1], times[i]
+        return by_time[before] if x - before <= after - x else by_time[after]
+
+    totals = []
+    for width in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
+        up = down = zero
+        x = now - width
+        while x < now:
+            mid = x + STEP / 2
+            if open_at(mid):
+                if status_at(mid):
+                    up += STEP
+                else:
+                    down += STEP
+            x += STEP
+        totals.append((up, down))
+    return tuple(u for u, _ in totals) + tuple(d for _, d in totals)
