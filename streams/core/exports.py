@@ -34,7 +34,7 @@ from streams.core.rows import (
 )
 
 Row = TypeVar("Row")
-_CANONICAL_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})? UTC$"
+_CANONICAL_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC$"
 
 
 class GroupedPolls(NamedTuple):
@@ -77,17 +77,72 @@ class SourceError(Exception):
     """A file that cannot be read at all (missing, no header, a required column absent)."""
 
 
+def canonical_epoch_us(stamps: pl.Series) -> pl.Series:
+    """Epoch microseconds of timestamps in the export's exact layout, else null.
+
+    The layout is ``YYYY-MM-DD HH:MM:SS.ffffff UTC`` (surrounding spaces allowed). Other
+    forms, and impossible dates or times, come out null for the per-row parser to judge.
+    """
+    parts = {"y": (0, 4), "mo": (5, 2), "d": (8, 2), "h": (11, 2), "mi": (14, 2), "s": (17, 2)}
+    t = pl.col("t")
+    frame = pl.DataFrame({"t": stamps.str.strip_chars()}).with_columns(
+        ok=t.str.contains(_CANONICAL_TS).fill_null(False),
+        us=t.str.slice(20, 6).cast(pl.Int32, strict=False),
+        **{k: t.str.slice(o, n).cast(pl.Int32, strict=False) for k, (o, n) in parts.items()},
+    )
+    y, mo, d = pl.col("y"), pl.col("mo"), pl.col("d")
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    month_days = (
+        pl.when(mo == 2)
+        .then(28 + leap.cast(pl.Int32))
+        .when(mo.is_in([4, 6, 9, 11]))
+        .then(30)
+        .otherwise(31)
+    )
+    frame = frame.with_columns(
+        ok=(
+            pl.col("ok")
+            & mo.is_between(1, 12)
+            & d.is_between(1, month_days)
+            & (pl.col("h") < 24)
+            & (pl.col("mi") < 60)
+            & (pl.col("s") < 60)
+        ).fill_null(False)
+    ).with_columns(
+        pl.when(pl.col("ok")).then(pl.col("d")).otherwise(pl.lit(1, pl.Int32)).alias("d"),
+        pl.when(pl.col("ok")).then(pl.col("mo")).otherwise(pl.lit(1, pl.Int32)).alias("mo"),
+    )
+    moment = pl.datetime(
+        pl.col("y").fill_null(1970),
+        pl.col("mo"),
+        pl.col("d"),
+        pl.col("h").fill_null(0).clip(0, 23),
+        pl.col("mi").fill_null(0).clip(0, 59),
+        pl.col("s").fill_null(0).clip(0, 59),
+        pl.col("us").fill_null(0),
+        time_unit="us",
+    )
+    result = frame.select(
+        pl.when(pl.col("ok")).then(moment.dt.epoch("us")).otherwise(None).alias("ts_us")
+    )
+    return result["ts_us"]
+
+
 def group_polls(store_ids: Sequence[str] | pl.Series, keys: Keys) -> GroupedPolls:
     """Group polls given as parallel store ids and keys."""
-    frame = pl.DataFrame(
-        {"store_id": store_ids, "key": keys}, schema={"store_id": pl.String, "key": pl.Int64}
+    # Sorting millions of strings is slow: group first, then sort the groups.
+    groups = (
+        pl.DataFrame(
+            {"store_id": store_ids, "key": keys}, schema={"store_id": pl.String, "key": pl.Int64}
+        )
+        .group_by("store_id")
+        .agg(pl.col("key").sort())
+        .sort("store_id")
     )
-    frame = frame.sort("store_id", "key")
-    ids = frame["store_id"]
-    starts = ids.ne(ids.shift(1)).fill_null(True)
-    idx = np.flatnonzero(starts.to_numpy())
-    bounds = np.append(idx, len(frame)).astype(np.int64)
-    return GroupedPolls(ids.gather(idx).to_list(), bounds, frame["key"].to_numpy().astype(np.int64))
+    bounds = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum(groups["key"].list.len().to_numpy(), out=bounds[1:])
+    flat = groups["key"].explode().to_numpy().astype(np.int64)
+    return GroupedPolls(groups["store_id"].to_list(), bounds, flat)
 
 
 def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rejection]]:
@@ -114,13 +169,9 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
     names = list(frame.columns)
     store = frame[names[columns["store_id"]]].str.strip_chars()
     status = frame[names[columns["status"]]].str.strip_chars().str.to_lowercase()
-    stamp = frame[names[columns["timestamp_utc"]]].str.strip_chars()
-    canonical = stamp.str.contains(_CANONICAL_TS).fill_null(False)
-    parsed = stamp.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f UTC", strict=False)
-    ts_us = parsed.dt.epoch("us")
+    ts_us = canonical_epoch_us(frame[names[columns["timestamp_utc"]]])
     good = (
-        canonical
-        & ts_us.is_not_null()
+        ts_us.is_not_null()
         & status.is_in(["active", "inactive"]).fill_null(False)
         & (store.str.len_chars() > 0).fill_null(False)
     )

@@ -1,0 +1,1 @@
+"""CSV exports → Kafka: read, validate with the core, produce keyed by store."""
