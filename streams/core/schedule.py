@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
 
 from streams.core.rows import HoursRow
 from streams.core.timestamps import EPOCH_ORDINAL, US_PER_DAY
-from streams.core.zones import local_to_utc_us, resolve_zone
+from streams.core.zones import day_offsets, local_to_utc_us, resolve_zone
+
+
+class Intervals(NamedTuple):
+    """Sorted, disjoint half-open UTC intervals ``[starts[i], ends[i])``, epoch µs."""
+
+    starts: npt.NDArray[np.int64]
+    """Where each interval begins."""
+    ends: npt.NDArray[np.int64]
+    """Where each interval ends (excluded)."""
+
 
 Shift = tuple[int, int, int]
 """``(day, start_us, end_us)`` of one business-hours row, local time."""
@@ -35,45 +49,56 @@ def shifts_of(rows: Iterable[HoursRow]) -> tuple[Shift, ...]:
     return tuple(sorted({(r.day, r.start_us, r.end_us) for r in rows}))
 
 
-def business_intervals(profile: Profile, lo_us: int, hi_us: int) -> list[tuple[int, int]]:
+def business_intervals(profile: Profile, lo_us: int, hi_us: int) -> Intervals:
     """The store's business hours overlapping ``[lo_us, hi_us)``, as merged UTC intervals.
 
-    Every interval is half-open ``[start, end)`` in epoch microseconds; the list is sorted
-    and no two intervals overlap or touch. Intervals are whole (not clipped to the range).
+    Every interval is half-open ``[start, end)`` in epoch microseconds; the arrays are
+    sorted and no two intervals overlap or touch. Intervals are whole (not clipped).
     """
     if profile.always_open:
-        return [(lo_us, hi_us)]
+        return Intervals(np.array([lo_us], dtype=np.int64), np.array([hi_us], dtype=np.int64))
     zone, _valid = resolve_zone(profile.zone)
-    by_day: dict[int, list[tuple[int, int]]] = {}
-    for day, start, end in profile.shifts:
-        by_day.setdefault(day, []).append((start, end))
     # Local dates whose shifts can reach the range: zone offsets stay within ±1 day, and
     # an overnight or 24-hour shift reaches one day further.
     first = lo_us // US_PER_DAY + EPOCH_ORDINAL - 2
     last = hi_us // US_PER_DAY + EPOCH_ORDINAL + 2
-    raw: list[tuple[int, int]] = []
-    for ordinal in range(first, last + 1):
-        for start, end in by_day.get((ordinal - 1) % 7, ()):  # date.weekday() of ordinal
-            utc_start = local_to_utc_us(zone, ordinal, start)
-            if end > start:
-                utc_end = local_to_utc_us(zone, ordinal, end)
-            elif end < start:
-                utc_end = local_to_utc_us(zone, ordinal + 1, end)
-            else:
-                utc_end = utc_start + US_PER_DAY
-            # A shift lying in a DST gap can come out empty or reversed; it has no time.
-            if utc_end > utc_start and utc_end > lo_us and utc_start < hi_us:
-                raw.append((utc_start, utc_end))
-    return merge_intervals(raw)
+    days = np.arange(first, last + 1, dtype=np.int64)
+    shifts = np.array(profile.shifts, dtype=np.int64)
+    day_index, shift_index = np.nonzero((days[:, None] - 1) % 7 == shifts[None, :, 0])
+    ordinal = days[day_index]
+    start_of_day, end_of_day = shifts[shift_index, 1], shifts[shift_index, 2]
+    overnight = end_of_day < start_of_day
+    starts = _to_utc(zone, first, last + 2, ordinal, start_of_day)
+    ends = _to_utc(zone, first, last + 2, ordinal + overnight, end_of_day)
+    whole_day = end_of_day == start_of_day
+    ends[whole_day] = starts[whole_day] + US_PER_DAY
+    # A shift lying in a DST gap can come out empty or reversed; it has no time.
+    keep = (ends > starts) & (ends > lo_us) & (starts < hi_us)
+    return merge_intervals(starts[keep], ends[keep])
 
 
-def merge_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def _to_utc(
+    zone: ZoneInfo, first: int, last: int, ordinals: np.ndarray, us_of_day: np.ndarray
+) -> np.ndarray:
+    """Local times (date ordinal, microseconds after midnight) as epoch microseconds."""
+    offsets, exact = day_offsets(zone, first, last)
+    index = ordinals - first
+    utc: np.ndarray = (ordinals - EPOCH_ORDINAL) * US_PER_DAY + us_of_day - offsets[index]
+    for i in np.flatnonzero(exact[index]).tolist():
+        utc[i] = local_to_utc_us(zone, int(ordinals[i]), int(us_of_day[i]))
+    return utc
+
+
+def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> Intervals:
     """The union of half-open intervals, sorted, with overlapping and touching ones joined."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
+    if len(starts) == 0:
+        return Intervals(starts.astype(np.int64), ends.astype(np.int64))
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    opens = np.empty(len(starts), dtype=bool)
+    opens[0] = True
+    np.greater(starts[1:], reach[:-1], out=opens[1:])
+    first = np.flatnonzero(opens)
+    last = np.append(first[1:] - 1, len(starts) - 1)
+    return Intervals(starts[first], reach[last])

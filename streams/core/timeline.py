@@ -55,9 +55,7 @@ class Timeline:
         self.lo_us = lo_us
         self.hi_us = hi_us
         self.first_poll_us = int(keys[0]) >> 1 if len(keys) else None
-        intervals = business_intervals(profile, lo_us, hi_us)
-        starts = np.array([s for s, _ in intervals], dtype=np.int64)
-        ends = np.array([e for _, e in intervals], dtype=np.int64)
+        starts, ends = business_intervals(profile, lo_us, hi_us)
         ts = keys >> 1
         where = np.searchsorted(starts, ts, side="right") - 1
         inside = (where >= 0) & (ts < ends[np.maximum(where, 0)]) if len(starts) else where >= 0

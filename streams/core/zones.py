@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 from streams.core.timestamps import EPOCH_ORDINAL, US_PER_DAY
 
 DEFAULT_ZONE = "America/Chicago"
@@ -40,6 +42,23 @@ def _day_offsets(zone: ZoneInfo, ordinal: int) -> int | None:
     first = _offset_us(zone, datetime.combine(day, time()))
     last = _offset_us(zone, datetime.combine(day, time.max))
     return first if first == last else None
+
+
+@lru_cache(maxsize=4096)
+def day_offsets(zone: ZoneInfo, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per local date ``first ≤ d < last``: the UTC offset (µs) in force all day, and
+    whether the day has a transition (its times must be converted one by one)."""
+    offsets = np.zeros(last - first, dtype=np.int64)
+    exact = np.zeros(last - first, dtype=bool)
+    for i, ordinal in enumerate(range(first, last)):
+        offset = _day_offsets(zone, ordinal)
+        if offset is None:
+            exact[i] = True
+        else:
+            offsets[i] = offset
+    offsets.flags.writeable = False
+    exact.flags.writeable = False
+    return offsets, exact
 
 
 def local_to_utc_us(zone: ZoneInfo, ordinal: int, us_of_day: int) -> int:

@@ -1,0 +1,79 @@
+"""Benchmark of the pure core at full scale: ``python -m bench.core``.
+
+Measures the offline ``storemon report`` (wall time, peak RSS), building every store's
+state from scratch (polls/s), and computing all rows from built state. Writes the
+``core`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench.common import full_scale, machine, median, run_measured, timed, write_section
+from streams.core.batch import build_timelines, profiles_of, report_rows
+from streams.core.exports import read_hours, read_polls, read_zones
+from streams.core.polllog import PollLog
+
+TARGETS = {"offline": 5.0, "build": 200_000, "rows": 0.3}
+
+
+def main() -> None:
+    data = full_scale()
+    print(f"data: {data.polls:,} polls, {data.stores:,} stores in {data.status.parent}", flush=True)
+    storemon = [sys.executable, "-m", "streams.cli", "report"]
+    args = ["--status", str(data.status), "--hours", str(data.hours), "--timezones", str(data.timezones)]
+    runs = [run_measured([*storemon, *args, "--out", str(data.status.parent / "report.csv")]) for _ in range(3)]
+    offline_s = median([w for w, _ in runs])
+    offline_rss = max(r for _, r in runs)
+    print(f"offline report: {offline_s:.2f} s, peak RSS {offline_rss / 2**20:.0f} MiB", flush=True)
+
+    polls, _ = read_polls(data.status)
+    hours, _ = read_hours(data.hours)
+    zones, _ = read_zones(data.timezones)
+    profiles = profiles_of(hours, zones)
+    n_us = polls.newest_us
+    assert n_us is not None
+    pairs = {sid: [(int(k) >> 1, bool(k & 1)) for k in keys] for sid, keys in polls.items()}
+
+    def build_logs_one_poll_at_a_time() -> None:
+        for store_id, store_polls in pairs.items():
+            log = PollLog()
+            for ts, active in store_polls:
+                log.add(ts, active)
+            assert len(log) > 0, store_id
+
+    logs_s = median(timed(build_logs_one_poll_at_a_time))
+    timelines_s = median(timed(lambda: build_timelines(polls, profiles, n_us)))
+    timelines = build_timelines(polls, profiles, n_us)
+    rows_s = median(timed(lambda: report_rows(timelines, n_us), repeat=5))
+    build_rate = len(polls) / (logs_s + timelines_s)
+    print(f"state: logs {logs_s:.2f} s + timelines {timelines_s:.2f} s = {build_rate:,.0f} polls/s; rows {rows_s:.3f} s")
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    write_section(
+        "core",
+        f"""
+## Core and offline report (issue 2)
+
+`python -m bench.core` on {machine()}. Data: the seeded full-scale set
+(`replay.synthetic.generate`, seed 2023): {data.polls:,} polls of {data.stores:,} real
+loop-2023 stores (their hours and zones), 9 days, about hourly with jitter, outages and gaps.
+Each figure is the median of 3 runs (rows: 5).
+
+| what | measured | target | |
+| --- | --- | --- | --- |
+| offline `storemon report`, wall time | {offline_s:.2f} s | ≤ {TARGETS['offline']:.0f} s | {verdict(offline_s <= TARGETS['offline'])} |
+| offline `storemon report`, peak RSS | {offline_rss / 2**20:.0f} MiB | | |
+| building all state from scratch (poll log one poll at a time, then timeline) | {build_rate:,.0f} polls/s ({logs_s:.2f} s + {timelines_s:.2f} s) | ≥ {TARGETS['build']:,} polls/s | {verdict(build_rate >= TARGETS['build'])} |
+| all {len(timelines):,} rows from built state | {rows_s:.3f} s | ≤ {TARGETS['rows']} s | {verdict(rows_s <= TARGETS['rows'])} |
+
+The offline wall time includes the interpreter start and imports (about 0.5 s), reading
+and validating the three files, and writing the CSV.
+""",
+    )
+
+
+if __name__ == "__main__":
+    main()
