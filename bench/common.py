@@ -71,9 +71,17 @@ def machine() -> str:
 def write_section(name: str, body: str) -> None:
     """Replace (or add) the section ``name`` of docs/benchmarks.md."""
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = PAGE.read_text() if PAGE.exists() else "# Benchmarks\n\nEvery figure here is written by a script under `bench/`; rerun it to refresh.\n"
+    text = (
+        PAGE.read_text()
+        if PAGE.exists()
+        else "# Benchmarks\n\nEvery figure here is written by a script under `bench/`; rerun it to refresh.\n"
+    )
     block = f"{begin}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _m: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text(text)

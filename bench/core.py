@@ -21,8 +21,18 @@ def main() -> None:
     data = full_scale()
     print(f"data: {data.polls:,} polls, {data.stores:,} stores in {data.status.parent}", flush=True)
     storemon = [sys.executable, "-m", "streams.cli", "report"]
-    args = ["--status", str(data.status), "--hours", str(data.hours), "--timezones", str(data.timezones)]
-    runs = [run_measured([*storemon, *args, "--out", str(data.status.parent / "report.csv")]) for _ in range(3)]
+    args = [
+        "--status",
+        str(data.status),
+        "--hours",
+        str(data.hours),
+        "--timezones",
+        str(data.timezones),
+    ]
+    runs = [
+        run_measured([*storemon, *args, "--out", str(data.status.parent / "report.csv")])
+        for _ in range(3)
+    ]
     offline_s = median([w for w, _ in runs])
     offline_rss = max(r for _, r in runs)
     print(f"offline report: {offline_s:.2f} s, peak RSS {offline_rss / 2**20:.0f} MiB", flush=True)
@@ -47,7 +57,9 @@ def main() -> None:
     timelines = build_timelines(polls, profiles, n_us)
     rows_s = median(timed(lambda: report_rows(timelines, n_us), repeat=5))
     build_rate = len(polls) / (logs_s + timelines_s)
-    print(f"state: logs {logs_s:.2f} s + timelines {timelines_s:.2f} s = {build_rate:,.0f} polls/s; rows {rows_s:.3f} s")
+    print(
+        f"state: logs {logs_s:.2f} s + timelines {timelines_s:.2f} s = {build_rate:,.0f} polls/s; rows {rows_s:.3f} s"
+    )
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -64,10 +76,10 @@ Each figure is the median of 3 runs (rows: 5).
 
 | what | measured | target | |
 | --- | --- | --- | --- |
-| offline `storemon report`, wall time | {offline_s:.2f} s | ≤ {TARGETS['offline']:.0f} s | {verdict(offline_s <= TARGETS['offline'])} |
+| offline `storemon report`, wall time | {offline_s:.2f} s | ≤ {TARGETS["offline"]:.0f} s | {verdict(offline_s <= TARGETS["offline"])} |
 | offline `storemon report`, peak RSS | {offline_rss / 2**20:.0f} MiB | | |
-| building all state from scratch (poll log one poll at a time, then timeline) | {build_rate:,.0f} polls/s ({logs_s:.2f} s + {timelines_s:.2f} s) | ≥ {TARGETS['build']:,} polls/s | {verdict(build_rate >= TARGETS['build'])} |
-| all {len(timelines):,} rows from built state | {rows_s:.3f} s | ≤ {TARGETS['rows']} s | {verdict(rows_s <= TARGETS['rows'])} |
+| building all state from scratch (poll log one poll at a time, then timeline) | {build_rate:,.0f} polls/s ({logs_s:.2f} s + {timelines_s:.2f} s) | ≥ {TARGETS["build"]:,} polls/s | {verdict(build_rate >= TARGETS["build"])} |
+| all {len(timelines):,} rows from built state | {rows_s:.3f} s | ≤ {TARGETS["rows"]} s | {verdict(rows_s <= TARGETS["rows"])} |
 
 The offline wall time includes the interpreter start and imports (about 0.5 s), reading
 and validating the three files, and writing the CSV.
