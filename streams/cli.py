@@ -14,6 +14,31 @@ def _report(args: argparse.Namespace) -> int:
     return offline.run(args.status, args.hours, args.timezones, args.as_of, args.store_id, args.out)
 
 
+def _kafka(args: argparse.Namespace) -> int:
+    from streams.broker.local import BrokerError, LocalKafka
+    from streams.settings import get_settings
+
+    kafka = LocalKafka(get_settings())
+    try:
+        if args.action == "up":
+            status = kafka.up(fresh=args.fresh)
+            print(f"kafka {kafka.version} answers at {status.bootstrap} (pid {status.pid})")
+        elif args.action == "down":
+            print("kafka stopped" if kafka.down() else "kafka was not running")
+        elif args.action == "install":
+            kafka.install()
+            print(f"kafka {kafka.version} jars in {kafka.libs}")
+        else:
+            status = kafka.status()
+            state = "answers" if status.answers else "does not answer"
+            print(f"kafka at {status.bootstrap} {state}; local broker pid: {status.pid or 'none'}")
+            return 0 if status.answers else 1
+    except BrokerError as exc:
+        print(f"storemon kafka {args.action}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="storemon", description="Store uptime monitoring.")
@@ -27,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--store-id", help="report only this store")
     report.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
     report.set_defaults(func=_report)
+
+    kafka = sub.add_parser("kafka", help="run the local single-node Kafka (KRaft)")
+    kafka.add_argument("action", choices=["up", "down", "status", "install"])
+    kafka.add_argument("--fresh", action="store_true", help="with up: wipe the broker's data")
+    kafka.set_defaults(func=_kafka)
     return parser
 
 

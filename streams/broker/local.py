@@ -1,0 +1,260 @@
+"""``storemon kafka up|down|status``: the project's own Kafka broker, no Docker.
+
+The jars are resolved by Maven (``pom.xml`` beside this file) into ``.local/``; the broker
+runs on the machine's Java as one KRaft process that is both broker and controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import NamedTuple
+
+from streams.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+POM = HERE / "pom.xml"
+LOG4J = HERE / "log4j2.properties"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be installed, started or stopped; the message says why."""
+
+
+def kafka_version() -> str:
+    """The Kafka version pinned in ``pom.xml``."""
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
+    assert match is not None, f"{POM} has no <kafka.version>"
+    return match[1]
+
+
+class BrokerStatus(NamedTuple):
+    """What ``storemon kafka status`` reports."""
+
+    pid: int | None
+    """The broker process, when one started by us is alive."""
+    answers: bool
+    """Whether a Kafka broker answers at the bootstrap address."""
+    bootstrap: str
+    """Where clients connect."""
+
+
+def _host_port(bootstrap: str) -> tuple[str, int]:
+    first = bootstrap.split(",", maxsplit=1)[0].strip()
+    host, _, port = first.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+async def _answers(bootstrap: str, timeout_s: float) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    # A broker that is not up yet is the expected case here, not an error to log.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        return bool(cluster.get("brokers"))
+    except Exception:  # any failure to talk to it means it does not answer yet
+        return False
+    finally:
+        await admin.close()
+
+
+def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    """Whether a Kafka broker answers a metadata request at ``bootstrap``."""
+    return asyncio.run(_answers(bootstrap, timeout_s))
+
+
+class LocalKafka:
+    """The local broker's files and process, all under ``settings.local_dir / 'kafka'``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.version = kafka_version()
+        self.home = settings.local_dir / "kafka"
+        self.libs = self.home / f"libs-{self.version}"
+        self.data = self.home / "data"
+        self.config = self.home / "server.properties"
+        self.pidfile = self.home / "broker.pid"
+        self.logfile = self.home / "broker.log"
+        self.host, self.port = _host_port(settings.bootstrap_servers)
+
+    # -- install ---------------------------------------------------------------------------
+    def installed(self) -> bool:
+        """Whether the Kafka jars are here."""
+        return (self.libs / f"kafka_2.13-{self.version}.jar").exists()
+
+    def install(self) -> None:
+        """Resolve the broker's jars from Maven Central (once)."""
+        if self.installed():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise BrokerError("Maven (mvn) is not on PATH: install it, e.g. apt-get install maven")
+        tmp = self.libs.with_suffix(".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        cmd = [
+            mvn, "-q", "-B", "-f", str(POM),
+            f"-Dmaven.repo.local={self.settings.local_dir / 'm2'}",
+            "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(
+                f"Maven could not fetch Kafka {self.version}: {result.stdout[-2000:]}"
+                f"{result.stderr[-2000:]}"
+            )
+        tmp.rename(self.libs)
+
+    # -- process ---------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The broker's pid if it is running."""
+        try:
+            pid = int(self.pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return None  # our own child, and it has exited
+        except ChildProcessError:
+            pass  # not our child: started by another storemon command
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and b"kafka.Kafka" not in cmdline.read_bytes():
+            return None  # the pid was reused by something else
+        return pid
+
+    def status(self) -> BrokerStatus:
+        """Whether our broker runs and whether the bootstrap address answers."""
+        return BrokerStatus(
+            self.pid(),
+            broker_answers(self.settings.bootstrap_servers),
+            self.settings.bootstrap_servers,
+        )
+
+    def _java(self) -> str:
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError("Java is not on PATH: Kafka needs Java 17 or newer")
+        return java
+
+    def _classpath(self) -> str:
+        return str(self.libs / "*")
+
+    def _write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        controller = f"{self.host}:{self.settings.controller_port}"
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": controller,
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{controller}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.data),
+            "num.partitions": "1",
+            # A single node: internal topics cannot have more than one replica.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+        }
+        self.config.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+    def _format(self) -> None:
+        if (self.data / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cmd = [
+            self._java(), "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}",
+            "kafka.tools.StorageTool", "format", "-t", cluster_id, "--standalone",
+            "-c", str(self.config),
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
+
+    def up(self, fresh: bool = False, timeout_s: float = 90.0) -> BrokerStatus:
+        """Start the broker (installing it first) and return once it answers."""
+        self.install()
+        if fresh:
+            self.down()
+            shutil.rmtree(self.data, ignore_errors=True)
+        pid = self.pid()
+        proc: subprocess.Popen[bytes] | None = None
+        if pid is None:
+            if broker_answers(self.settings.bootstrap_servers, 2.0):
+                raise BrokerError(
+                    f"something else already answers at {self.settings.bootstrap_servers}: "
+                    "stop it, or set KAFKA_BOOTSTRAP_SERVERS to another port"
+                )
+            self._write_config()
+            self._format()
+            with self.logfile.open("ab") as log:
+                proc = subprocess.Popen(
+                    [
+                        self._java(),
+                        "-Xms256m",
+                        "-Xmx1g",
+                        "-XX:+UseG1GC",
+                        f"-Dlog4j2.configurationFile={LOG4J}",
+                        "-cp",
+                        self._classpath(),
+                        "kafka.Kafka",
+                        str(self.config),
+                    ],  # fmt: skip
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self.pidfile.write_text(str(proc.pid))
+            pid = proc.pid
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if broker_answers(self.settings.bootstrap_servers, 2.0):
+                return BrokerStatus(pid, True, self.settings.bootstrap_servers)
+            if (proc.poll() is not None) if proc is not None else self.pid() is None:
+                tail = (
+                    self.logfile.read_text(errors="replace")[-3000:]
+                    if self.logfile.exists()
+                    else ""
+                )
+                raise BrokerError(f"the broker exited while starting; its log ends:\n{tail}")
+            time.sleep(0.5)
+        raise BrokerError(f"the broker did not answer within {timeout_s:.0f} s; see {self.logfile}")
+
+    def down(self, timeout_s: float = 30.0) -> bool:
+        """Stop the broker; True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.pid() is not None:
+            time.sleep(0.2)
+        if self.pid() is not None:
+            os.kill(pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
+        return True

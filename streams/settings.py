@@ -1,0 +1,42 @@
+"""All configuration, read once from the environment (prefix ``STOREMON_``).
+
+Defaults run the embedded local stack with no configuration at all. Nothing else in the
+project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Where Kafka is, what the topics are called, where state and reports live."""
+
+    model_config = SettingsConfigDict(env_prefix="STOREMON_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "STOREMON_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, host:port[,host:port]",
+    )
+    app_id: str = Field("storemon", description="Faust app id: consumer group and changelog prefix")
+    topic_prefix: str = Field("storemon", description="prefix of every topic name")
+    partitions: int = Field(8, ge=1, description="partitions of every store-keyed topic")
+    data_dir: Path = Field(ROOT / ".local" / "worker", description="a worker's RocksDB folder")
+    reports_dir: Path = Field(ROOT / "reports", description="where report CSVs and statuses go")
+    report_timeout_s: float = Field(120.0, gt=0, description="give up on a silent partition")
+    local_dir: Path = Field(ROOT / ".local", description="local Kafka jars, config and data")
+    controller_port: int = Field(9093, description="local Kafka's KRaft controller port")
+    api_port: int = Field(8000, description="HTTP port of the API")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process."""
+    return Settings()
