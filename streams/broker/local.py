@@ -223,7 +223,7 @@ class LocalKafka:
                         self._classpath(),
                         "kafka.Kafka",
                         str(self.config),
-                    ],  # fmt: skip
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
