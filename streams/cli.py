@@ -39,6 +39,40 @@ def _kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from streams import worker
+
+    return worker.run(args.data_dir, args.web_port, args.loglevel)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from replay import producer
+    from streams.core.exports import SourceError
+    from streams.settings import get_settings
+
+    try:
+        return producer.run(
+            get_settings(), args.status, args.hours, args.timezones, args.rate, args.speed
+        )
+    except SourceError as exc:
+        print(f"storemon replay: {exc}", file=sys.stderr)
+        return 2
+
+
+def _lag(args: argparse.Namespace) -> int:
+    from streams import lag
+    from streams.settings import get_settings
+
+    return lag.run(get_settings(), args.wait_zero, args.timeout)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from api.main import run
+    from streams.settings import get_settings
+
+    return run(args.port or get_settings().api_port, args.host)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="storemon", description="Store uptime monitoring.")
@@ -57,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("action", choices=["up", "down", "status", "install"])
     kafka.add_argument("--fresh", action="store_true", help="with up: wipe the broker's data")
     kafka.set_defaults(func=_kafka)
+
+    replay = sub.add_parser("replay", help="produce the CSV exports into Kafka, keyed by store")
+    replay.add_argument("--status", type=Path, required=True, help="polls CSV")
+    replay.add_argument("--hours", type=Path, required=True, help="business hours CSV")
+    replay.add_argument("--timezones", type=Path, required=True, help="time zones CSV")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, help="polls per second, in time order")
+    pace.add_argument("--speed", type=float, help="the data's own pace, sped up this many times")
+    replay.set_defaults(func=_replay)
+
+    worker = sub.add_parser("worker", help="run one Faust worker (several share the partitions)")
+    worker.add_argument("--data-dir", type=Path, help="this worker's RocksDB folder")
+    worker.add_argument("--web-port", type=int, help="serve Faust's web views on this port")
+    worker.add_argument("--loglevel", default="info", help="debug, info, warning, error")
+    worker.set_defaults(func=_worker)
+    api = sub.add_parser("api", help="serve the HTTP API (reports)")
+    api.add_argument("--port", type=int, help="default 8000 (STOREMON_API_PORT)")
+    api.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    api.set_defaults(func=_api)
+
+    lag = sub.add_parser("lag", help="consumer lag of the workers, per partition")
+    lag.add_argument("--wait-zero", action="store_true", help="wait until every lag is 0")
+    lag.add_argument("--timeout", type=float, default=300.0, help="with --wait-zero: give up")
+    lag.set_defaults(func=_lag)
     return parser
 
 

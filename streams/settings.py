@@ -6,7 +6,6 @@ project reads ``os.environ``.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -33,10 +32,22 @@ class Settings(BaseSettings):
     report_timeout_s: float = Field(120.0, gt=0, description="give up on a silent partition")
     local_dir: Path = Field(ROOT / ".local", description="local Kafka jars, config and data")
     controller_port: int = Field(9093, description="local Kafka's KRaft controller port")
+    web_port: int | None = Field(None, description="a worker's Faust web port; None: no web")
     api_port: int = Field(8000, description="HTTP port of the API")
 
 
-@lru_cache(maxsize=1)
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
-    """The settings of this process."""
-    return Settings()
+    """The settings of this process (read from the environment on first use)."""
+    global _current  # noqa: PLW0603 - one settings object per process, by design
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def use_settings(settings: Settings) -> None:
+    """Replace this process's settings, e.g. with command-line overrides, before start-up."""
+    global _current  # noqa: PLW0603
+    _current = settings

@@ -1,0 +1,1 @@
+"""HTTP → report requests → the CSV out (FastAPI)."""

@@ -1,0 +1,26 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.coordinator import Coordinator
+from api.reportstore import ReportStore
+
+
+def get_coordinator(request: Request) -> Coordinator:
+    """The app's coordinator (set up by the lifespan)."""
+    coordinator: Coordinator = request.app.state.coordinator
+    return coordinator
+
+
+def get_store(request: Request) -> ReportStore:
+    """The app's report store."""
+    store: ReportStore = request.app.state.store
+    return store
+
+
+CoordinatorDep = Annotated[Coordinator, Depends(get_coordinator)]
+StoreDep = Annotated[ReportStore, Depends(get_store)]

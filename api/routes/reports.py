@@ -1,0 +1,87 @@
+"""``/trigger_report`` and ``/get_report`` (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from api.deps import CoordinatorDep, StoreDep
+from api.errors import ApiError
+from api.reportstore import COMPLETE, FAILED
+from streams.core.timestamps import TimestampError, parse_timestamp
+
+router = APIRouter(tags=["reports"])
+
+
+class Triggered(BaseModel):
+    """A report was started."""
+
+    report_id: str
+
+
+AsOf = Annotated[
+    str | None,
+    Query(description="report time, ISO 8601 (default: the newest poll ingested)"),
+]
+StoreId = Annotated[str | None, Query(description="report only this store")]
+
+
+def _trigger(coordinator: CoordinatorDep, as_of: str | None, store_id: str | None) -> Triggered:
+    as_of_us = None
+    if as_of is not None:
+        try:
+            as_of_us = parse_timestamp(as_of)
+        except TimestampError as exc:
+            raise ApiError(422, f"as_of: {exc}") from None
+    if store_id is not None and not store_id.strip():
+        raise ApiError(422, "store_id is empty: leave it out to report every store")
+    record = coordinator.trigger(as_of_us, store_id.strip() if store_id else None)
+    return Triggered(report_id=record["report_id"])
+
+
+@router.get("/trigger_report")
+async def trigger_report_get(
+    coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+) -> Triggered:
+    """Start a report; it runs asynchronously."""
+    return _trigger(coordinator, as_of, store_id)
+
+
+@router.post("/trigger_report")
+async def trigger_report_post(
+    coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+) -> Triggered:
+    """Start a report; it runs asynchronously."""
+    return _trigger(coordinator, as_of, store_id)
+
+
+@router.get(
+    "/get_report",
+    responses={
+        200: {
+            "description": '`{"status": "Running"}`, `{"status": "Failed", "error": …}`, '
+            "or the CSV with `X-Report-Status: Complete`",
+            "content": {"text/csv": {}, "application/json": {}},
+        },
+        404: {"description": "no such report"},
+    },
+)
+async def get_report(
+    store: StoreDep, report_id: Annotated[str, Query(description="from /trigger_report")]
+) -> Response:
+    """The report's status, or its CSV once complete."""
+    record: dict[str, Any] | None = store.get(report_id)
+    if record is None:
+        raise ApiError(404, f"no report with id {report_id!r}: ids come from /trigger_report")
+    if record["status"] == COMPLETE:
+        return Response(
+            store.csv_path(report_id).read_bytes(),
+            media_type="text/csv",
+            headers={"X-Report-Status": COMPLETE},
+        )
+    if record["status"] == FAILED:
+        return JSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
+    return JSONResponse({"status": record["status"]})

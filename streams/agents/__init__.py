@@ -1,0 +1,1 @@
+"""Faust agents: thin ``async for`` loops that call the core."""

@@ -1,0 +1,31 @@
+"""Sending what cannot be used to the dead-letter topic, where operators read it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import faust
+
+from streams.app import dead_letters_topic
+from streams.core.payloads import encode_dead_letter
+
+log = logging.getLogger(__name__)
+
+
+async def reject(event: faust.EventT, reason: str) -> None:
+    """Send a message this worker cannot use to the dead letters, with its topic and offset."""
+    message = event.message
+    raw = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
+    location = f"partition {message.partition} offset {message.offset}"
+    log.warning("rejected %s %s: %s", message.topic, location, reason)
+    await dead_letters_topic.send(
+        key=message.topic.encode(),
+        value=encode_dead_letter(
+            message.topic,
+            location,
+            reason,
+            raw[:10_000].decode("utf-8", errors="replace"),
+            datetime.now(UTC).isoformat(),
+        ),
+    )

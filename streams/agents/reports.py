@@ -1,0 +1,93 @@
+"""Answering report requests: each partition's owner reports its own stores."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+
+import faust
+
+from streams.agents.deadletters import reject
+from streams.app import (
+    app,
+    poll_logs,
+    profiles,
+    report_parts_topic,
+    report_requests_topic,
+    settings,
+)
+from streams.core.payloads import (
+    ROWS,
+    WATERMARK,
+    PayloadError,
+    ReportPart,
+    ReportRequest,
+    decode_request,
+    encode_part,
+)
+from streams.core.snapshot import TimelineCache, newest_of
+from streams.topics import partition_of
+
+log = logging.getLogger(__name__)
+ROWS_PER_PART = 5_000
+_cache = TimelineCache()
+
+
+@lru_cache(maxsize=1_000_000)
+def _partition(store: bytes) -> int:
+    return partition_of(store, settings.partitions)
+
+
+def _stores_of(partition: int, only: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+    if only is not None:
+        value = poll_logs.get(only)
+        if value:
+            yield only, value
+        return
+    for store, value in poll_logs.items():
+        if _partition(store) == partition:
+            yield store, value
+
+
+async def _answer(request: ReportRequest, partition: int) -> None:
+    started = time.perf_counter()
+    only = request.store_id.encode() if request.store_id is not None else None
+    stores = list(_stores_of(partition, only))
+    if request.phase == WATERMARK:
+        newest = [n for _, v in stores if (n := newest_of(v)) is not None]
+        part = ReportPart(
+            request.report_id, partition, WATERMARK, max(newest, default=None), 0, 1, []
+        )
+        await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
+        return
+    assert request.n_us is not None
+    rows = _cache.rows(((s, v, profiles.get(s)) for s, v in stores), request.n_us)
+    lines = [row.to_csv() for row in rows]
+    chunks = max(1, -(-len(lines) // ROWS_PER_PART))
+    for i in range(chunks):
+        part = ReportPart(
+            request.report_id, partition, ROWS, None, i, chunks,
+            lines[i * ROWS_PER_PART : (i + 1) * ROWS_PER_PART],
+        )  # fmt: skip
+        await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
+    log.info(
+        "report %s partition %d: %d rows in %.3f s",
+        request.report_id, partition, len(lines), time.perf_counter() - started,
+    )  # fmt: skip
+
+
+@app.agent(report_requests_topic, name="answer-reports")
+async def answer_reports(stream: faust.StreamT[bytes]) -> None:
+    """For each request, this partition's newest poll time or its rows."""
+    async for event in stream.events():
+        try:
+            request = decode_request(event.value)
+        except PayloadError as exc:
+            await reject(event, str(exc))
+            continue
+        await _answer(request, event.message.partition)
+
+
+__all__ = ["ROWS", "answer_reports"]

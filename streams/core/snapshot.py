@@ -1,0 +1,58 @@
+"""A partition's rows at one report time, from stored bytes, reusing unchanged timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from streams.core.payloads import decode_profile
+from streams.core.polllog import PollLog
+from streams.core.report import ReportRow, store_row
+from streams.core.timeline import Timeline
+
+
+def newest_of(log_bytes: bytes) -> int | None:
+    """The newest poll time of a stored poll log, read from its last 8 bytes."""
+    if len(log_bytes) < 9:
+        return None
+    return int.from_bytes(log_bytes[-8:], "little", signed=True) >> 1
+
+
+class TimelineCache:
+    """Timelines by store, rebuilt only when the store's polls or profile bytes change."""
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, tuple[bytes, bytes | None, Timeline]] = {}
+
+    def timeline(
+        self, store: bytes, log_bytes: bytes, profile_bytes: bytes | None, n_us: int
+    ) -> Timeline:
+        """The store's timeline good for ``n_us``."""
+        entry = self._entries.get(store)
+        if entry is not None:
+            old_log, old_profile, timeline = entry
+            if old_log == log_bytes and old_profile == profile_bytes and timeline.covers(n_us):
+                return timeline
+        keys = PollLog.from_bytes(log_bytes).keys
+        timeline = Timeline.for_report(keys, decode_profile(profile_bytes), n_us)
+        self._entries[store] = (log_bytes, profile_bytes, timeline)
+        return timeline
+
+    def forget(self, keep: Iterable[bytes]) -> None:
+        """Drop the entries of stores not in ``keep`` (e.g. after losing partitions)."""
+        wanted = set(keep)
+        for store in [s for s in self._entries if s not in wanted]:
+            del self._entries[store]
+
+    def rows(
+        self, stores: Iterable[tuple[bytes, bytes, bytes | None]], n_us: int
+    ) -> list[ReportRow]:
+        """Rows at ``n_us`` of ``(store, poll log bytes, profile bytes)``, sorted by store."""
+        rows = []
+        for store, log_bytes, profile_bytes in stores:
+            row = store_row(
+                store.decode(), self.timeline(store, log_bytes, profile_bytes, n_us), n_us
+            )
+            if row is not None:
+                rows.append(row)
+        rows.sort()
+        return rows

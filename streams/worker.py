@@ -1,0 +1,33 @@
+"""``storemon worker``: one Faust worker; start several and they share the partitions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from streams.settings import get_settings, use_settings
+from streams.topics import ensure_topics
+
+
+def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> int:
+    """Create missing topics, then run the worker until it is stopped."""
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if web_port is not None:
+        overrides["web_port"] = web_port
+    settings = get_settings().model_copy(update=overrides)
+    use_settings(settings)
+    created = ensure_topics(settings)
+    if created:
+        logging.getLogger(__name__).info("created topics %s", ", ".join(created))
+
+    import faust
+
+    import streams.agents.ingest
+    import streams.agents.reports  # noqa: F401 - registers the agents
+    from streams.app import app
+
+    worker = faust.Worker(app, loglevel=loglevel)
+    worker.execute_from_commandline()
+    return 0
