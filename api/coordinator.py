@@ -28,7 +28,7 @@ from streams.topics import ensure_topics_async, partition_of, topics_for
 log = logging.getLogger(__name__)
 
 
-class PartitionsSilent(TimeoutError):
+class PartitionsSilentError(TimeoutError):
     """Some partitions did not answer in time."""
 
 
@@ -134,7 +134,7 @@ class Coordinator:
                 rows=len(lines),
                 duration_s=round(time.perf_counter() - started, 4),
             )
-        except PartitionsSilent as exc:
+        except PartitionsSilentError as exc:
             self.store.fail(report_id, str(exc))
         except asyncio.CancelledError:
             self.store.fail(report_id, "the API stopped while this report ran; trigger it again")
@@ -176,7 +176,7 @@ class Coordinator:
                 part = await asyncio.wait_for(queue.get(), timeout=max(remaining, 0.001))
             except TimeoutError:
                 silent = sorted(p for p in partitions if p not in expected)
-                raise PartitionsSilent(
+                raise PartitionsSilentError(
                     f"partitions {silent or partitions} did not answer the {phase} request within "
                     f"{self.settings.report_timeout_s:.0f} s: are the workers running and caught "
                     "up? `storemon lag` shows it"

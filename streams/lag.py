@@ -61,7 +61,7 @@ async def measure(settings: Settings) -> list[PartitionLag]:
                 tp.partition,
                 ends[tp],
                 committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None,
-            )  # fmt: skip
+            )
             for tp in tps
         ]
     finally:

@@ -64,7 +64,7 @@ def topics_for(settings: Settings) -> Topics:
         ),
         dead_letters=TopicSpec(
             f"{p}.dead-letters", 1, {"retention.ms": str(30 * DAY_MS)},
-            "every rejected row or message with where it came from and why (dead-letter.schema.json)",
+            "each rejected row or message, where it came from and why (dead-letter.schema.json)",
         ),
         # Faust names its tables' changelogs "<app id>-<table>-changelog".
         poll_logs_changelog=TopicSpec(
