@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Where Kafka is, what the topics are called, where state and reports live."""
 
-    model_config = SettingsConfigDict(env_prefix="STOREMON_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STOREMON_", extra="ignore", validate_by_name=True)
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092",

@@ -26,6 +26,10 @@ POM = HERE / "pom.xml"
 LOG4J = HERE / "log4j2.properties"
 
 
+# Brokers started by this process, kept so that they can be polled and reaped.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class BrokerError(RuntimeError):
     """The local broker could not be installed, started or stopped; the message says why."""
 
@@ -81,11 +85,11 @@ def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
 class LocalKafka:
     """The local broker's files and process, all under ``settings.local_dir / 'kafka'``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, home: Path | None = None) -> None:
         self.settings = settings
         self.version = kafka_version()
-        self.home = settings.local_dir / "kafka"
-        self.libs = self.home / f"libs-{self.version}"
+        self.home = home or settings.local_dir / "kafka"
+        self.libs = settings.local_dir / "kafka" / f"libs-{self.version}"
         self.data = self.home / "data"
         self.config = self.home / "server.properties"
         self.pidfile = self.home / "broker.pid"
@@ -104,7 +108,7 @@ class LocalKafka:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise BrokerError("Maven (mvn) is not on PATH: install it, e.g. apt-get install maven")
-        tmp = self.libs.with_suffix(".partial")
+        tmp = self.libs.parent / f"{self.libs.name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         cmd = [
             mvn, "-q", "-B", "-f", str(POM),
@@ -117,6 +121,7 @@ class LocalKafka:
                 f"Maven could not fetch Kafka {self.version}: {result.stdout[-2000:]}"
                 f"{result.stderr[-2000:]}"
             )
+        self.libs.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(self.libs)
 
     # -- process ---------------------------------------------------------------------------
@@ -126,11 +131,9 @@ class LocalKafka:
             pid = int(self.pidfile.read_text())
         except (OSError, ValueError):
             return None
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return None  # our own child, and it has exited
-        except ChildProcessError:
-            pass  # not our child: started by another storemon command
+        child = _children.get(pid)
+        if child is not None:  # started by this process: ask it (this also reaps it)
+            return None if child.poll() is not None else pid
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -229,6 +232,7 @@ class LocalKafka:
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
+            _children[proc.pid] = proc
             self.pidfile.write_text(str(proc.pid))
             pid = proc.pid
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,182 @@
+"""The pipeline on a real Kafka broker: replay → workers → report, against the offline report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from replay.synthetic import generate
+from tests.integration.conftest import Stack, assert_same_report, offline_csv
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def sample(loop_2023: Path) -> dict[str, Path]:
+    return {
+        "status": loop_2023 / "store_status_sample.csv",
+        "hours": loop_2023 / "menu_hours.csv",
+        "timezones": loop_2023 / "timezones.csv",
+    }
+
+
+@pytest.fixture(scope="module")
+def scenario(loop_2023: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A generated data set: 400 real stores, 3 days, and 40 bad poll rows mixed in."""
+    out = tmp_path_factory.mktemp("scenario")
+    g = generate(loop_2023, out, stores=400, days=3, seed=7, bad_rows=40)
+    hours = out / "menu_hours.csv"
+    with hours.open("a") as f:  # two bad hours rows too
+        f.write("123,9,09:00,10:00\n456,1,25:00,10:00\n")
+    return {"status": g.status, "hours": hours, "timezones": g.timezones}
+
+
+def _read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            out = []
+            batches = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
+            while batches:
+                for messages in batches.values():
+                    out.extend(json.loads(m.value) for m in messages)
+                batches = await consumer.getmany(timeout_ms=1000)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, value in items:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_loop_2023_sample_matches_the_offline_report(stack: Stack, sample: dict[str, Path]) -> None:
+    stack.worker()
+    stack.api()
+    out = stack.replay(sample)
+    assert "sent 9,999 polls" in out
+    stack.wait_ready("worker-1")
+    stack.wait_caught_up()
+    assert_same_report(stack.report(), offline_csv(sample))
+    as_of = "2023-01-24T12:00:00Z"
+    assert_same_report(stack.report(as_of=as_of), offline_csv(sample, "--as-of", as_of))
+    one = offline_csv(sample).splitlines()[42].split(",")[0]
+    assert_same_report(stack.report(store_id=one), offline_csv(sample, "--store-id", one))
+
+
+def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
+    stack: Stack, scenario: dict[str, Path]
+) -> None:
+    stack.worker()
+    stack.api()
+    stack.replay(scenario)
+    topics = stack.settings.topic_prefix
+    # Straight into Kafka: an unreadable message, and a good poll sent without a key.
+    _produce(
+        stack.settings.bootstrap_servers,
+        f"{topics}.polls",
+        [(b"x", b"{not json"), (None, b'{"store_id": "late-1", "status": "active", '
+                                        b'"timestamp_utc": "2023-01-25T10:00:00Z"}')],
+    )  # fmt: skip
+    stack.wait_ready("worker-1")
+    stack.wait_caught_up()
+    letters = _read_topic(stack.settings.bootstrap_servers, f"{topics}.dead-letters")
+    from_files = [d for d in letters if d["source"].endswith(".csv")]
+    assert len([d for d in from_files if d["source"].endswith("store_status.csv")]) == 40
+    assert len([d for d in from_files if d["source"].endswith("menu_hours.csv")]) == 2
+    assert all(d["location"].startswith("line ") and d["reason"] and d["raw"] for d in from_files)
+    assert any("unknown status 'unknown'" in d["reason"] for d in from_files)
+    assert any("day '9'" in d["reason"] for d in from_files)
+    from_topic = [d for d in letters if d["source"] == f"{topics}.polls"]
+    assert len(from_topic) == 1
+    assert "not JSON" in from_topic[0]["reason"]
+    assert from_topic[0]["location"].startswith("partition ")
+    got = stack.report()
+    assert "\nlate-1," in got  # rerouted to its store's partition, then counted
+    expected_lines = offline_csv(scenario).splitlines()
+    got_without_late = "\n".join(line for line in got.splitlines() if not line.startswith("late-1,"))
+    assert_same_report(got_without_late, "\n".join(expected_lines))
+
+
+def test_two_workers_share_the_partitions(stack: Stack, sample: dict[str, Path]) -> None:
+    stack.worker("worker-1")
+    stack.worker("worker-2")
+    stack.api()
+    stack.wait_ready("worker-1")
+    stack.wait_ready("worker-2")
+    stack.replay(sample)
+    stack.wait_caught_up()
+    assert_same_report(stack.report(), offline_csv(sample))
+    assert "Assigned" in stack.log("worker-2") or "assigned" in stack.log("worker-2")
+
+
+def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Path]) -> None:
+    worker = stack.worker("worker-1")
+    stack.api()
+    stack.wait_ready("worker-1")
+    replay = stack.start(
+        "replay", "replay", "--status", str(scenario["status"]), "--hours", str(scenario["hours"]),
+        "--timezones", str(scenario["timezones"]), "--rate", "8000",
+    )  # fmt: skip
+    time.sleep(6)  # part of the polls are in, part not
+    assert replay.poll() is None, "the replay should still be running"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    stack.processes.pop("worker-1")
+    assert replay.wait(120) == 0, stack.log("replay")
+    stack.worker("worker-1")  # the same data dir: recover from RocksDB and the changelog
+    stack.wait_ready("worker-1")
+    stack.wait_caught_up()
+    assert_same_report(stack.report(), offline_csv(scenario))
+    log = stack.log("worker-1")
+    assert "ConsistencyError" not in log
+    assert "Traceback" not in log
+
+
+def test_replaying_twice_changes_nothing(stack: Stack, sample: dict[str, Path]) -> None:
+    stack.worker()
+    stack.api()
+    stack.replay(sample)
+    stack.replay(sample)
+    stack.wait_ready("worker-1")
+    stack.wait_caught_up()
+    assert_same_report(stack.report(), offline_csv(sample))
+
+
+def test_a_report_with_no_worker_fails_with_a_reason(stack: Stack) -> None:
+    stack.settings = stack.settings.model_copy(update={"report_timeout_s": 3})
+    url = stack.api()
+    import httpx
+
+    report_id = httpx.post(f"{url}/trigger_report", timeout=10).json()["report_id"]
+    deadline = time.monotonic() + 30
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{url}/get_report", params={"report_id": report_id}, timeout=10).json()
+        if body["status"] != "Running":
+            break
+        time.sleep(0.3)
+    assert body["status"] == "Failed"
+    assert "did not answer" in body["error"]
+    assert "storemon lag" in body["error"]
