@@ -25,6 +25,8 @@ app = faust.App(
     web_enabled=settings.web_port is not None,
     web_port=settings.web_port or 6066,
     broker_commit_interval=1.0,
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
 )
 
 

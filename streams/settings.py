@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     report_timeout_s: float = Field(120.0, gt=0, description="give up on a silent partition")
     local_dir: Path = Field(ROOT / ".local", description="local Kafka jars, config and data")
     controller_port: int = Field(9093, description="local Kafka's KRaft controller port")
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="a worker that stops heartbeating is replaced after this long"
+    )
     web_port: int | None = Field(None, description="a worker's Faust web port; None: no web")
     api_port: int = Field(8000, description="HTTP port of the API")
 

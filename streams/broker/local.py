@@ -160,10 +160,10 @@ class LocalKafka:
     def _classpath(self) -> str:
         return str(self.libs / "*")
 
-    def _write_config(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+    def server_properties(self) -> dict[str, str]:
+        """The broker's configuration (docker-compose.yml sets the same, as KAFKA_* env)."""
         controller = f"{self.host}:{self.settings.controller_port}"
-        lines = {
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": controller,
@@ -183,6 +183,10 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
         }
+
+    def _write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        lines = self.server_properties()
         self.config.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
 
     def _format(self) -> None:

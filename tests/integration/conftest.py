@@ -92,7 +92,9 @@ class Stack:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
     def worker(self, name: str = "worker-1") -> subprocess.Popen[bytes]:
-        return self.start(name, "worker", "--data-dir", str(self.folder / name), "--loglevel", "info")
+        return self.start(
+            name, "worker", "--data-dir", str(self.folder / name), "--loglevel", "info"
+        )
 
     def wait_ready(self, name: str, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -145,7 +147,9 @@ class Stack:
         return result.stdout
 
     def wait_caught_up(self, timeout_s: float = 180) -> None:
-        result = self.run("lag", "--wait-zero", "--timeout", str(timeout_s), timeout_s=timeout_s + 30)
+        result = self.run(
+            "lag", "--wait-zero", "--timeout", str(timeout_s), timeout_s=timeout_s + 30
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
     def report(self, timeout_s: float = 120, **params: str) -> str:
@@ -156,7 +160,9 @@ class Stack:
         report_id = started.json()["report_id"]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            got = httpx.get(f"{self.api_url}/get_report", params={"report_id": report_id}, timeout=10)
+            got = httpx.get(
+                f"{self.api_url}/get_report", params={"report_id": report_id}, timeout=10
+            )
             assert got.status_code == 200, got.text
             if got.headers.get("X-Report-Status") == "Complete":
                 assert got.headers["content-type"].startswith("text/csv")

@@ -1,0 +1,114 @@
+"""Topic payloads: what the encoders write validates against docs/schemas, and decoders
+refuse what the schemas refuse, with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+
+from streams.core.payloads import (
+    PayloadError,
+    ReportPart,
+    ReportRequest,
+    decode_hours,
+    decode_part,
+    decode_polls,
+    decode_request,
+    decode_zone,
+    encode_dead_letter,
+    encode_hours,
+    encode_part,
+    encode_poll,
+    encode_polls,
+    encode_request,
+    encode_zone,
+)
+from streams.core.timestamps import parse_timestamp
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+
+
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def _valid(name: str, data: bytes) -> bool:
+    return jsonschema.Draft202012Validator(_schema(name)).is_valid(json.loads(data))
+
+
+def test_poll_messages_round_trip_and_validate() -> None:
+    keys = np.array([1_674_389_379_388_884 * 2 + 1, 1_674_392_979_000_000 * 2], dtype=np.int64)
+    batch = encode_polls("s-1", keys)
+    assert _valid("polls.schema.json", batch)
+    got = decode_polls(batch)
+    assert got.store_id == "s-1"
+    assert np.array_equal(got.keys, keys)
+    single = encode_poll("42", "Inactive", "2023-01-22 12:09:39.388884 UTC")
+    assert _valid("polls.schema.json", single)
+    one = decode_polls(single)
+    assert one.keys.tolist() == [parse_timestamp("2023-01-22T12:09:39.388884Z") * 2]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{oops", "not JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"status": "active", "timestamp_utc": "2023-01-22T12:00:00Z"}', "'store_id' is missing"),
+        (
+            b'{"store_id": "s", "status": "up", "timestamp_utc": "2023-01-22T12:00:00Z"}',
+            "unknown status",
+        ),
+        (
+            b'{"store_id": "s", "status": "active", "timestamp_utc": "noon"}',
+            "unparseable timestamp",
+        ),
+        (b'{"store_id": "s", "polls": []}', "non-empty list"),
+        (b'{"store_id": "s", "polls": [[1.5, "active"]]}', "polls[0]"),
+        (b'{"store_id": "s", "polls": [[1, "maybe"]]}', "polls[0]"),
+        (b'{"store_id": "s", "polls": [[1]]}', "polls[0]"),
+    ],
+)
+def test_bad_poll_messages_are_refused_by_decoder_and_schema(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason.replace("[", r"\[")):
+        decode_polls(payload)
+    try:
+        value = json.loads(payload)
+    except json.JSONDecodeError:
+        return
+    assert not jsonschema.Draft202012Validator(_schema("polls.schema.json")).is_valid(value)
+
+
+def test_hours_and_zone_messages() -> None:
+    shifts = ((0, 9 * 3600 * 10**6, 17 * 3600 * 10**6), (5, 22 * 3600 * 10**6, 2 * 3600 * 10**6))
+    data = encode_hours("s", shifts)
+    assert _valid("store-hours.schema.json", data)
+    assert decode_hours(data) == ("s", shifts)
+    assert decode_hours(encode_hours("s", ())) == ("s", ())
+    with pytest.raises(PayloadError, match=r"shifts\[0\].day = 7"):
+        decode_hours(b'{"store_id": "s", "shifts": [{"day": 7, "start": "09:00", "end": "10:00"}]}')
+    with pytest.raises(PayloadError, match="out of range"):
+        decode_hours(b'{"store_id": "s", "shifts": [{"day": 1, "start": "25:00", "end": "10:00"}]}')
+    zone = encode_zone("s", "Asia/Tokyo")
+    assert _valid("store-timezone.schema.json", zone)
+    assert decode_zone(zone) == ("s", "Asia/Tokyo")
+
+
+def test_report_messages_and_dead_letters() -> None:
+    request = ReportRequest("r1", "rows", 123, None)
+    assert _valid("report-request.schema.json", encode_request(request))
+    assert decode_request(encode_request(request)) == request
+    with pytest.raises(PayloadError, match="integer n_us"):
+        decode_request(encode_request(ReportRequest("r1", "rows", None, None)))
+    part = ReportPart("r1", 3, "rows", None, 0, 2, ["a,1.00,0.00,0.00,0.00,0.00,0.00"])
+    assert _valid("report-part.schema.json", encode_part(part))
+    assert decode_part(encode_part(part)) == part
+    letter = encode_dead_letter("f.csv", "line 3", "bad", "x,y", "2026-01-01T00:00:00+00:00")
+    assert _valid("dead-letter.schema.json", letter)
