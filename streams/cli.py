@@ -73,6 +73,13 @@ def _api(args: argparse.Namespace) -> int:
     return run(args.port or get_settings().api_port, args.host)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from streams import demo
+    from streams.settings import get_settings
+
+    return demo.run(get_settings(), keep=args.keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="storemon", description="Store uptime monitoring.")
@@ -110,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default 8000 (STOREMON_API_PORT)")
     api.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     api.set_defaults(func=_api)
+
+    demo = sub.add_parser(
+        "demo", help="fresh Kafka, two workers, the API, replay loop-2023, take a report"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep workers and API running")
+    demo.set_defaults(func=_demo)
 
     lag = sub.add_parser("lag", help="consumer lag of the workers, per partition")
     lag.add_argument("--wait-zero", action="store_true", help="wait until every lag is 0")

@@ -1,34 +1,22 @@
-"""The real stack for integration tests: one Kafka broker per session, workers and API
-as subprocesses per test, each test on its own topics, consumer group and folders."""
+"""The real stack for integration tests: one Kafka broker per session; workers and the API
+as child processes per test, each test on its own topics, consumer group and folders."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from streams.broker.local import LocalKafka
+from streams.processes import STOREMON, Supervisor, settings_env, take_report
 from streams.settings import ROOT, Settings
 
 KAFKA_PORT = 39092
-STOREMON = sys.executable.rsplit("/", 1)[0] + "/storemon"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -47,95 +35,32 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.down()
 
 
-class Stack:
-    """One test's pipeline: its settings, and the processes it started."""
+class Stack(Supervisor):
+    """One test's pipeline on its own topics, group and folders."""
 
     def __init__(self, bootstrap: str, folder: Path) -> None:
         name = f"t{uuid.uuid4().hex[:10]}"
-        self.folder = folder
-        self.settings = Settings(
-            bootstrap_servers=bootstrap,
-            app_id=name,
-            topic_prefix=name,
-            data_dir=folder / "worker",
-            reports_dir=folder / "reports",
-            report_timeout_s=60,
+        super().__init__(
+            Settings(
+                bootstrap_servers=bootstrap,
+                app_id=name,
+                topic_prefix=name,
+                data_dir=folder / "worker",
+                reports_dir=folder / "reports",
+                report_timeout_s=60,
+            ),
+            folder,
         )
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.api_url: str | None = None
 
-    def env(self, **extra: str) -> dict[str, str]:
-        s = self.settings
-        env = dict(os.environ)
-        env.update(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
-                "STOREMON_APP_ID": s.app_id,
-                "STOREMON_TOPIC_PREFIX": s.topic_prefix,
-                "STOREMON_REPORTS_DIR": str(s.reports_dir),
-                "STOREMON_REPORT_TIMEOUT_S": str(s.report_timeout_s),
-                **extra,
-            }
-        )
-        return env
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.folder / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [STOREMON, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.folder,
-            )  # fmt: skip
-        self.processes[name] = proc
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
-    def worker(self, name: str = "worker-1") -> subprocess.Popen[bytes]:
-        return self.start(
-            name, "worker", "--data-dir", str(self.folder / name), "--loglevel", "info"
-        )
-
-    def wait_ready(self, name: str, timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if "Worker ready" in self.log(name):
-                return
-            if self.processes[name].poll() is not None:
-                raise AssertionError(f"{name} exited:\n{self.log(name)[-3000:]}")
-            time.sleep(0.3)
-        raise AssertionError(f"{name} not ready in {timeout_s} s:\n{self.log(name)[-3000:]}")
-
-    def kill(self, name: str, sig: int = signal.SIGTERM) -> None:
-        proc = self.processes.pop(name)
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def api(self) -> str:
-        port = _free_port()
-        self.start("api", "api", "--port", str(port))
-        self.api_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api_url}/openapi.json", timeout=2).status_code == 200:
-                    return self.api_url
-            except httpx.TransportError:
-                pass
-            if self.processes["api"].poll() is not None:
-                raise AssertionError(f"api exited:\n{self.log('api')[-3000:]}")
-            time.sleep(0.3)
-        raise AssertionError(f"api not up:\n{self.log('api')[-3000:]}")
+    def start_api(self) -> str:
+        self.api_url = self.api(_free_port())
+        return self.api_url
 
     def run(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [STOREMON, *args], env=self.env(), capture_output=True, text=True, timeout=timeout_s,
-            check=False, cwd=self.folder,
+            [STOREMON, *args], env=settings_env(self.settings), capture_output=True, text=True,
+            timeout=timeout_s, check=False, cwd=self.folder,
         )  # fmt: skip
 
     def replay(self, files: dict[str, Path], *extra: str) -> str:
@@ -152,33 +77,22 @@ class Stack:
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def report(self, timeout_s: float = 120, **params: str) -> str:
-        """Trigger a report, poll until it is complete, return the CSV."""
+    def report(self, **params: str) -> str:
         assert self.api_url is not None
-        started = httpx.post(f"{self.api_url}/trigger_report", params=params, timeout=10)
-        assert started.status_code == 200, started.text
-        report_id = started.json()["report_id"]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            got = httpx.get(
-                f"{self.api_url}/get_report", params={"report_id": report_id}, timeout=10
-            )
-            assert got.status_code == 200, got.text
-            if got.headers.get("X-Report-Status") == "Complete":
-                assert got.headers["content-type"].startswith("text/csv")
-                return got.text
-            assert got.json() == {"status": "Running"}, got.text
-            time.sleep(0.2)
-        raise AssertionError(f"report {report_id} not complete in {timeout_s} s")
+        return take_report(self.api_url, **params)[1]
 
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.kill(name)
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def stack(kafka: str, tmp_path: Path) -> Iterator[Stack]:
-    """A pipeline of this test's own (topics, group, folders); processes stop at the end."""
+    """A pipeline of this test's own; its processes stop at the end."""
     s = Stack(kafka, tmp_path)
     try:
         yield s
@@ -205,6 +119,3 @@ def assert_same_report(got: str, expected: str) -> None:
     for g, w in zip(got_rows[1:], want_rows[1:], strict=True):
         for a, b in zip(g[1:], w[1:], strict=True):
             assert abs(float(a) - float(b)) <= 0.01 + 1e-9, (g, w)
-
-
-Files = Callable[..., dict[str, Path]]

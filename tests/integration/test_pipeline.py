@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -72,11 +73,11 @@ def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]
 
 
 def test_loop_2023_sample_matches_the_offline_report(stack: Stack, sample: dict[str, Path]) -> None:
-    stack.worker()
-    stack.api()
+    stack.worker("worker-1")
+    stack.start_api()
     out = stack.replay(sample)
     assert "sent 9,999 polls" in out
-    stack.wait_ready("worker-1")
+    stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
     assert_same_report(stack.report(), offline_csv(sample))
     as_of = "2023-01-24T12:00:00Z"
@@ -88,8 +89,8 @@ def test_loop_2023_sample_matches_the_offline_report(stack: Stack, sample: dict[
 def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
     stack: Stack, scenario: dict[str, Path]
 ) -> None:
-    stack.worker()
-    stack.api()
+    stack.worker("worker-1")
+    stack.start_api()
     stack.replay(scenario)
     topics = stack.settings.topic_prefix
     # Straight into Kafka: an unreadable message, and a good poll sent without a key.
@@ -99,7 +100,7 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
         [(b"x", b"{not json"), (None, b'{"store_id": "late-1", "status": "active", '
                                         b'"timestamp_utc": "2023-01-25T10:00:00Z"}')],
     )  # fmt: skip
-    stack.wait_ready("worker-1")
+    stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
     letters = _read_topic(stack.settings.bootstrap_servers, f"{topics}.dead-letters")
     from_files = [d for d in letters if d["source"].endswith(".csv")]
@@ -124,19 +125,25 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
 def test_two_workers_share_the_partitions(stack: Stack, sample: dict[str, Path]) -> None:
     stack.worker("worker-1")
     stack.worker("worker-2")
-    stack.api()
-    stack.wait_ready("worker-1")
-    stack.wait_ready("worker-2")
+    stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    stack.wait_worker_ready("worker-2")
     stack.replay(sample)
     stack.wait_caught_up()
     assert_same_report(stack.report(), offline_csv(sample))
-    assert "Assigned" in stack.log("worker-2") or "assigned" in stack.log("worker-2")
+    answered = {
+        name: set(map(int, re.findall(r"partition (\d+): \d+ rows", stack.log(name))))
+        for name in ("worker-1", "worker-2")
+    }
+    assert answered["worker-1"], answered  # both took part
+    assert answered["worker-2"], answered
+    assert answered["worker-1"] | answered["worker-2"] == set(range(8))
 
 
 def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Path]) -> None:
     worker = stack.worker("worker-1")
-    stack.api()
-    stack.wait_ready("worker-1")
+    stack.start_api()
+    stack.wait_worker_ready("worker-1")
     replay = stack.start(
         "replay", "replay", "--status", str(scenario["status"]), "--hours", str(scenario["hours"]),
         "--timezones", str(scenario["timezones"]), "--rate", "2000",
@@ -148,7 +155,7 @@ def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Pat
     stack.processes.pop("worker-1")
     assert replay.wait(120) == 0, stack.log("replay")
     stack.worker("worker-1")  # the same data dir: recover from RocksDB and the changelog
-    stack.wait_ready("worker-1")
+    stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
     assert_same_report(stack.report(), offline_csv(scenario))
     log = stack.log("worker-1")
@@ -157,18 +164,18 @@ def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Pat
 
 
 def test_replaying_twice_changes_nothing(stack: Stack, sample: dict[str, Path]) -> None:
-    stack.worker()
-    stack.api()
+    stack.worker("worker-1")
+    stack.start_api()
     stack.replay(sample)
     stack.replay(sample)
-    stack.wait_ready("worker-1")
+    stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
     assert_same_report(stack.report(), offline_csv(sample))
 
 
 def test_a_report_with_no_worker_fails_with_a_reason(stack: Stack) -> None:
     stack.settings = stack.settings.model_copy(update={"report_timeout_s": 3})
-    url = stack.api()
+    url = stack.start_api()
     import httpx
 
     report_id = httpx.post(f"{url}/trigger_report", timeout=10).json()["report_id"]
