@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from replay.synthetic import generate
+from streams.lag import measure
 from tests.integration.conftest import Stack, assert_same_report, offline_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -154,6 +155,12 @@ def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Pat
     worker.wait()
     stack.processes.pop("worker-1")
     assert replay.wait(120) == 0, stack.log("replay")
+    # What the killed worker had committed is not read again: it resumes from there.
+    polls_topic = f"{stack.settings.topic_prefix}.polls"
+    resumed = sum(
+        p.committed or 0 for p in asyncio.run(measure(stack.settings)) if p.topic == polls_topic
+    )
+    assert resumed > 0
     stack.worker("worker-1")  # the same data dir: recover from RocksDB and the changelog
     stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
