@@ -114,10 +114,12 @@ class Coordinator:
         everyone = list(range(self.topics.report_requests.partitions))
         try:
             n_us = as_of_us
+            timings: dict[str, float] = {}
             if n_us is None:
                 parts = await self._ask(report_id, WATERMARK, None, None, everyone, deadline)
                 newest = [p.newest_us for p in parts if p.newest_us is not None]
                 n_us = max(newest) if newest else None
+                timings["watermark_s"] = round(time.perf_counter() - started, 4)
             lines: list[str] = []
             if n_us is not None:
                 targets = everyone
@@ -126,6 +128,7 @@ class Coordinator:
                 parts = await self._ask(report_id, ROWS, n_us, store_id, targets, deadline)
                 for part in parts:
                     lines.extend(part.rows)
+                timings["rows_s"] = round(time.perf_counter() - started - sum(timings.values()), 4)
             lines.sort(key=lambda line: line.split(",", 1)[0])
             self.store.complete(
                 report_id,
@@ -133,6 +136,7 @@ class Coordinator:
                 report_time=format_timestamp(n_us) if n_us is not None else None,
                 rows=len(lines),
                 duration_s=round(time.perf_counter() - started, 4),
+                timings=timings,
             )
         except PartitionsSilentError as exc:
             self.store.fail(report_id, str(exc))
