@@ -116,6 +116,12 @@ the offline report of the same files: every row equal.
 | data | polls | replay polls/s | replay start → zero lag | rows | report p50 | report max |
 | --- | --- | --- | --- | --- | --- | --- |
 {rows}
+
+The sample's time to zero lag is dominated not by its 10,000 polls but by the hours and
+zones of every store in the export (about 24,700 messages, one table write each, at Faust's
+cost of about 0.5 ms a message with a write); the polls of the full-scale set arrive in
+13,500 messages of about 190 polls. Report latency is dominated by building timelines for
+stores whose state changed since the last report (all of them, the first time).
 """,
     )
 

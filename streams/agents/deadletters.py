@@ -1,16 +1,19 @@
-"""Sending what cannot be used to the dead-letter topic, where operators read it."""
+"""Decoding what arrives, and sending what cannot be used to the dead-letter topic."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import faust
 
 from streams.app import dead_letters_topic
-from streams.core.payloads import encode_dead_letter
+from streams.core.payloads import PayloadError, encode_dead_letter
 
 log = logging.getLogger(__name__)
+Value = TypeVar("Value")
 
 
 async def reject(event: faust.EventT, reason: str) -> None:
@@ -29,3 +32,16 @@ async def reject(event: faust.EventT, reason: str) -> None:
             datetime.now(UTC).isoformat(),
         ),
     )
+
+
+async def decoded(
+    stream: faust.StreamT[bytes], decode: Callable[[bytes], Value]
+) -> AsyncIterator[tuple[faust.EventT, Value]]:
+    """Each event with its decoded value; the undecodable go to the dead letters."""
+    async for event in stream.events():
+        try:
+            value = decode(event.value)
+        except PayloadError as exc:
+            await reject(event, str(exc))
+            continue
+        yield event, value

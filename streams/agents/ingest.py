@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 
-from streams.agents.deadletters import reject
+from streams.agents.deadletters import decoded
 from streams.app import app, hours_topic, poll_logs, polls_topic, profiles, settings, zones_topic
 from streams.core.payloads import (
-    PayloadError,
     decode_hours,
     decode_polls,
     decode_profile,
@@ -34,12 +35,7 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
 @app.agent(polls_topic, name="ingest-polls")
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     """Merge each message's polls into its store's poll log."""
-    async for event in stream.events():
-        try:
-            batch = decode_polls(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
+    async for event, batch in decoded(stream, decode_polls):
         store = batch.store_id.encode()
         if await _misrouted(event, polls_topic, store):
             continue
@@ -49,33 +45,30 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
         poll_logs[store] = log.to_bytes()
 
 
+async def _update_profiles(
+    stream: faust.StreamT[bytes],
+    topic: faust.TopicT,
+    decode: Callable[[bytes], tuple[str, object]],
+    change: Callable[[Profile, object], Profile],
+) -> None:
+    async for event, (store_id, value) in decoded(stream, decode):
+        store = store_id.encode()
+        if await _misrouted(event, topic, store):
+            continue
+        profiles[store] = encode_profile(change(decode_profile(profiles.get(store)), value))
+
+
 @app.agent(hours_topic, name="ingest-hours")
 async def ingest_hours(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's weekly schedule, whole."""
-    async for event in stream.events():
-        try:
-            store_id, shifts = decode_hours(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
-        store = store_id.encode()
-        if await _misrouted(event, hours_topic, store):
-            continue
-        old = decode_profile(profiles.get(store))
-        profiles[store] = encode_profile(Profile(shifts, old.zone))
+    await _update_profiles(
+        stream, hours_topic, decode_hours, lambda old, shifts: old._replace(shifts=shifts)
+    )
 
 
 @app.agent(zones_topic, name="ingest-timezones")
 async def ingest_zones(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's time zone."""
-    async for event in stream.events():
-        try:
-            store_id, zone = decode_zone(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
-        store = store_id.encode()
-        if await _misrouted(event, zones_topic, store):
-            continue
-        old = decode_profile(profiles.get(store))
-        profiles[store] = encode_profile(Profile(old.shifts, zone))
+    await _update_profiles(
+        stream, zones_topic, decode_zone, lambda old, zone: old._replace(zone=zone)
+    )

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import faust
 
-from streams.agents.deadletters import reject
+from streams.agents.deadletters import decoded
 from streams.app import (
     app,
     poll_logs,
@@ -21,7 +21,6 @@ from streams.app import (
 from streams.core.payloads import (
     ROWS,
     WATERMARK,
-    PayloadError,
     ReportPart,
     ReportRequest,
     decode_request,
@@ -81,12 +80,7 @@ async def _answer(request: ReportRequest, partition: int) -> None:
 @app.agent(report_requests_topic, name="answer-reports")
 async def answer_reports(stream: faust.StreamT[bytes]) -> None:
     """For each request, this partition's newest poll time or its rows."""
-    async for event in stream.events():
-        try:
-            request = decode_request(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
+    async for event, request in decoded(stream, decode_request):
         await _answer(request, event.message.partition)
 
 

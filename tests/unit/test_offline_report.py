@@ -22,6 +22,17 @@ COLUMNS = [
 ]
 
 
+def _files(d: Path) -> list[str]:
+    return [
+        "--status",
+        str(d / "store_status_sample.csv"),
+        "--hours",
+        str(d / "menu_hours.csv"),
+        "--timezones",
+        str(d / "timezones.csv"),
+    ]
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["report", *args])
     out, err = capsys.readouterr()
@@ -32,15 +43,7 @@ def test_real_data_meets_the_invariants(
     loop_2023: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = loop_2023
-    code, out, err = _run(
-        capsys,
-        "--status",
-        str(d / "store_status_sample.csv"),
-        "--hours",
-        str(d / "menu_hours.csv"),
-        "--timezones",
-        str(d / "timezones.csv"),
-    )
+    code, out, err = _run(capsys, *_files(d))
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == COLUMNS
@@ -107,17 +110,7 @@ def test_bad_rows_are_reported_and_good_rows_still_counted(
 def test_one_store_and_as_of(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], loop_2023: Path
 ) -> None:
-    d = loop_2023
-    args = [
-        "--status",
-        str(d / "store_status_sample.csv"),
-        "--hours",
-        str(d / "menu_hours.csv"),
-        "--timezones",
-        str(d / "timezones.csv"),
-        "--as-of",
-        "2023-01-24T12:00:00Z",
-    ]
+    args = [*_files(loop_2023), "--as-of", "2023-01-24T12:00:00Z"]
     code, everything, _ = _run(capsys, *args)
     assert code == 0
     first = everything.splitlines()[1]
