@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from api.reportstore import ReportStore
@@ -18,6 +20,7 @@ from streams.core.payloads import (
     ReportPart,
     ReportRequest,
     decode_part,
+    encode_polls,
     encode_request,
 )
 from streams.core.report import HEADER
@@ -35,8 +38,14 @@ class PartitionsSilentError(TimeoutError):
 class Coordinator:
     """Sends report requests to the workers and assembles their answers."""
 
-    def __init__(self, settings: Settings, store: ReportStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ReportStore,
+        on_done: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.on_done = on_done
         self.store = store
         self.topics = topics_for(settings)
         self._producer: AIOKafkaProducer | None = None
@@ -94,13 +103,34 @@ class Coordinator:
             if queue is not None:
                 queue.put_nowait(part)
 
-    def trigger(self, as_of_us: int | None, store_id: str | None) -> dict[str, Any]:
+    async def send(self, topic: str, store_id: str, value: bytes) -> None:
+        """One message keyed by store, acknowledged by all replicas."""
+        assert self._producer is not None
+        await self._producer.send_and_wait(topic, value, key=store_id.encode())
+
+    async def send_polls(self, by_store: dict[str, list[int]]) -> None:
+        """Polls grouped by store, one message per store; returns once all are acknowledged."""
+        assert self._producer is not None
+        futures = [
+            await self._producer.send(
+                self.topics.polls.name,
+                encode_polls(store_id, np.array(keys, dtype=np.int64)),
+                key=store_id.encode(),
+            )
+            for store_id, keys in by_store.items()
+        ]
+        await asyncio.gather(*futures)
+
+    def trigger(
+        self, as_of_us: int | None, store_id: str | None, scheduled: bool = False
+    ) -> dict[str, Any]:
         """Start a report; returns its record (status Running)."""
         report_id = self.store.new_id()
         record = self.store.create(
             report_id,
             as_of=format_timestamp(as_of_us) if as_of_us is not None else None,
             store_id=store_id,
+            scheduled=scheduled,
         )
         self._waiting[report_id] = asyncio.Queue()
         task = asyncio.create_task(self._run(report_id, as_of_us, store_id))
@@ -148,6 +178,9 @@ class Coordinator:
             self.store.fail(report_id, f"{type(exc).__name__}: {exc}")
         finally:
             self._waiting.pop(report_id, None)
+            if self.on_done is not None:
+                record = self.store.get(report_id) or {}
+                self.on_done(str(record.get("status")), time.perf_counter() - started)
 
     async def _ask(
         self,

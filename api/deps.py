@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.coordinator import Coordinator
+from api.monitor import Monitor
 from api.reportstore import ReportStore
 
 
@@ -22,5 +23,12 @@ def get_store(request: Request) -> ReportStore:
     return store
 
 
+def get_monitor(request: Request) -> Monitor:
+    """The app's monitor."""
+    monitor: Monitor = request.app.state.monitor
+    return monitor
+
+
+MonitorDep = Annotated[Monitor, Depends(get_monitor)]
 CoordinatorDep = Annotated[Coordinator, Depends(get_coordinator)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]

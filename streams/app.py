@@ -42,6 +42,7 @@ zones_topic = _raw_topic(TOPICS.zones.name)
 report_requests_topic = _raw_topic(TOPICS.report_requests.name)
 report_parts_topic = _raw_topic(TOPICS.report_parts.name)
 dead_letters_topic = _raw_topic(TOPICS.dead_letters.name)
+worker_stats_topic = _raw_topic(TOPICS.worker_stats.name)
 
 # Per-store state, keyed by store id (bytes), RocksDB-backed, with changelogs.
 # (bytes keys and values: Faust then uses its "raw" codec, no JSON round trip.)

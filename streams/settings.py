@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         10.0, gt=0, description="a worker that stops heartbeating is replaced after this long"
     )
     web_port: int | None = Field(None, description="a worker's Faust web port; None: no web")
+    report_every_s: float | None = Field(
+        None, gt=0, description="take a report on its own every this many seconds; None: never"
+    )
+    monitor_every_s: float = Field(2.0, gt=0, description="how often the API samples lag")
+    lag_window: int = Field(10, ge=2, description="samples in the lag-status window")
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="largest request body")
+    max_polls_per_request: int = Field(10_000, gt=0, description="most polls in one POST /polls")
     api_port: int = Field(8000, description="HTTP port of the API")
 
 

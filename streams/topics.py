@@ -33,6 +33,7 @@ class Topics(NamedTuple):
     report_requests: TopicSpec
     report_parts: TopicSpec
     dead_letters: TopicSpec
+    worker_stats: TopicSpec
     poll_logs_changelog: TopicSpec
     profiles_changelog: TopicSpec
 
@@ -65,6 +66,10 @@ def topics_for(settings: Settings) -> Topics:
         dead_letters=TopicSpec(
             f"{p}.dead-letters", 1, {"retention.ms": str(30 * DAY_MS)},
             "each rejected row or message, where it came from and why (dead-letter.schema.json)",
+        ),
+        worker_stats=TopicSpec(
+            f"{p}.worker-stats", 1, {"retention.ms": str(DAY_MS)},
+            "each worker's counters, every few seconds (worker-stats.schema.json)",
         ),
         # Faust names its tables' changelogs "<app id>-<table>-changelog".
         poll_logs_changelog=TopicSpec(

@@ -25,7 +25,8 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
     import faust
 
     import streams.agents.ingest
-    import streams.agents.reports  # noqa: F401 - registers the agents
+    import streams.agents.reports
+    import streams.agents.stats  # noqa: F401 - registers the agents and the timer
     from streams.app import app
 
     worker = faust.Worker(app, loglevel=loglevel)

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import faust
 
+from streams.agents.stats import counters
 from streams.app import dead_letters_topic
 from streams.core.payloads import PayloadError, encode_dead_letter
 
@@ -21,6 +22,7 @@ async def reject(event: faust.EventT, reason: str) -> None:
     message = event.message
     raw = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
     location = f"partition {message.partition} offset {message.offset}"
+    counters.rejected += 1
     log.warning("rejected %s %s: %s", message.topic, location, reason)
     await dead_letters_topic.send(
         key=message.topic.encode(),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import faust
 
 from streams.agents.deadletters import decoded
+from streams.agents.stats import counters
 from streams.app import app, hours_topic, poll_logs, polls_topic, profiles, settings, zones_topic
 from streams.core.payloads import (
     decode_hours,
@@ -43,6 +44,7 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
         log = PollLog.from_bytes(stored) if stored else PollLog()
         log.add_keys(batch.keys)
         poll_logs[store] = log.to_bytes()
+        counters.processed(event.message.partition, len(batch.keys), int(batch.keys.max()) >> 1)
 
 
 async def _update_profiles(

@@ -237,3 +237,39 @@ def encode_dead_letter(source: str, location: str, reason: str, raw: str, at: st
     return json.dumps(
         {"source": source, "location": location, "reason": reason, "raw": raw, "rejected_at": at}
     ).encode()
+
+
+class WorkerStats(NamedTuple):
+    """What a worker says about itself every few seconds (counters since it started)."""
+
+    worker: str
+    """Host and pid."""
+    sent_at: float
+    """Seconds since the epoch."""
+    ready: bool
+    """Tables recovered and not rebalancing."""
+    partitions: list[int]
+    """Polls partitions it owns."""
+    polls_processed: int
+    """Polls merged into the tables."""
+    messages_processed: int
+    """Messages of the source topics handled."""
+    messages_rejected: int
+    """Messages sent to the dead letters."""
+    newest_processed_us: dict[str, int]
+    """Per owned partition (as text), the newest poll time processed."""
+    table_keys: dict[str, int]
+    """Keys per table."""
+
+
+def encode_stats(stats: WorkerStats) -> bytes:
+    """Worker stats as JSON."""
+    return json.dumps(stats._asdict()).encode()
+
+
+def decode_stats(data: bytes) -> WorkerStats:
+    """Worker stats; raises :class:`PayloadError`."""
+    try:
+        return WorkerStats(**_load(data))
+    except TypeError as exc:
+        raise PayloadError(f"not worker stats: {exc}") from None

@@ -1,0 +1,340 @@
+"""What operators watch: lag per partition over time, its status, workers, dead letters.
+
+One background task samples Kafka every ``monitor_every_s``; the metrics, the health checks
+and the operator page read its latest snapshot and history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from streams.core.lagstatus import STATUSES, Sample, partition_status, worst
+from streams.core.payloads import PayloadError, WorkerStats, decode_polls, decode_stats
+from streams.lag import PartitionLag, source_topics
+from streams.settings import Settings
+from streams.topics import topics_for
+
+log = logging.getLogger(__name__)
+HISTORY_S = 15 * 60
+STATS_FRESH_S = 10.0
+
+
+class Point(NamedTuple):
+    """One sample of the whole group, for the chart."""
+
+    at: float
+    """Seconds since the epoch."""
+    lag_by_partition: dict[int, int]
+    """Polls-topic lag per partition."""
+    polls_per_s: float
+    """Polls processed per second since the previous point."""
+
+
+class Monitor(Collector):
+    """Samples lag, worker stats and dead letters; a Prometheus collector of them too."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = topics_for(settings)
+        self.group = settings.app_id
+        self.lags: list[PartitionLag] = []
+        self.windows: dict[tuple[str, int], deque[Sample]] = {}
+        self.statuses: dict[tuple[str, int], str] = {}
+        self.members = 0
+        self.time_lag_s: dict[int, float] = {}
+        self.workers: dict[str, WorkerStats] = {}
+        self.dead_letters: deque[dict[str, Any]] = deque(maxlen=200)
+        self.dead_letters_total = 0
+        self.history: deque[Point] = deque(maxlen=int(HISTORY_S / settings.monitor_every_s) + 1)
+        self.last_ok: float | None = None
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._probe: AIOKafkaConsumer | None = None
+        self._feeds: AIOKafkaConsumer | None = None
+        self._last_polls: tuple[float, int] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and start sampling in the background."""
+        servers = self.settings.bootstrap_servers
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+        await self._admin.start()
+        self._probe = AIOKafkaConsumer(
+            bootstrap_servers=servers, group_id=None, enable_auto_commit=False
+        )
+        await self._probe.start()
+        self._feeds = AIOKafkaConsumer(
+            bootstrap_servers=servers, group_id=None, enable_auto_commit=False
+        )
+        await self._feeds.start()
+        stats = TopicPartition(self.topics.worker_stats.name, 0)
+        letters = TopicPartition(self.topics.dead_letters.name, 0)
+        self._feeds.assign([stats, letters])
+        ends = await self._feeds.end_offsets([stats, letters])
+        self._feeds.seek(stats, max(0, ends[stats] - 50))
+        self._feeds.seek(letters, max(0, ends[letters] - (self.dead_letters.maxlen or 200)))
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop sampling."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for client in (self._probe, self._feeds):
+            if client is not None:
+                await client.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def _loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self.sample()
+                self.last_ok = time.time()
+                self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: say so in /readyz, keep trying
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("monitor sample failed: %s", self.last_error)
+            await asyncio.sleep(
+                max(0.0, self.settings.monitor_every_s - (time.monotonic() - started))
+            )
+
+    # -- sampling ------------------------------------------------------------------------------
+    async def sample(self) -> None:
+        """Take one sample of everything."""
+        assert self._admin is not None
+        assert self._probe is not None
+        await self._read_feeds()
+        lags = await self._measure()
+        responses = await self._admin.describe_consumer_groups([self.group])
+        self.members = sum(
+            len(g["members"])
+            for r in responses
+            for g in r.to_object()["groups"]
+            if g["group"] == self.group
+        )
+        now = time.time()
+        for item in lags:
+            window = self.windows.setdefault(
+                (item.topic, item.partition), deque(maxlen=self.settings.lag_window)
+            )
+            window.append(Sample(now, item.end, item.committed))
+            self.statuses[(item.topic, item.partition)] = partition_status(window, self.members > 0)
+        self.lags = lags
+        await self._time_lag(lags)
+        self.history.append(
+            Point(
+                now,
+                {i.partition: i.lag for i in lags if i.topic == self.topics.polls.name},
+                self._polls_rate(now),
+            )
+        )
+
+    async def _measure(self) -> list[PartitionLag]:
+        assert self._admin is not None
+        assert self._probe is not None
+        tps = []
+        for topic in source_topics(self.settings):
+            partitions = self._probe.partitions_for_topic(topic)
+            if not partitions:
+                await self._probe._client.force_metadata_update()
+                partitions = self._probe.partitions_for_topic(topic) or set()
+            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        ends = await self._probe.end_offsets(tps)
+        committed = await self._admin.list_consumer_group_offsets(self.group, partitions=tps)
+        return [
+            PartitionLag(
+                tp.topic,
+                tp.partition,
+                ends[tp],
+                committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None,
+            )
+            for tp in tps
+        ]
+
+    async def _read_feeds(self) -> None:
+        assert self._feeds is not None
+        batches = await self._feeds.getmany(timeout_ms=50, max_records=5000)
+        for tp, messages in batches.items():
+            for message in messages:
+                if tp.topic == self.topics.worker_stats.name:
+                    try:
+                        stats = decode_stats(message.value or b"")
+                    except PayloadError:
+                        continue
+                    self.workers[stats.worker] = stats
+                else:
+                    try:
+                        self.dead_letters.append(json.loads(message.value or b"{}"))
+                    except ValueError:
+                        continue
+                    self.dead_letters_total = message.offset + 1
+        for name, stats in list(self.workers.items()):
+            if time.time() - stats.sent_at > 10 * STATS_FRESH_S:
+                del self.workers[name]  # long gone
+
+    async def _time_lag(self, lags: list[PartitionLag]) -> None:
+        """Event-time lag: newest poll produced minus newest poll processed, per partition."""
+        assert self._probe is not None
+        processed: dict[int, int] = {}
+        for stats in self.fresh_workers():
+            for p, us in stats.newest_processed_us.items():
+                processed[int(p)] = max(us, processed.get(int(p), us))
+        polls = [i for i in lags if i.topic == self.topics.polls.name and i.end > 0]
+        tps = [TopicPartition(i.topic, i.partition) for i in polls]
+        if not tps:
+            return
+        self._probe.assign(tps)
+        for item, tp in zip(polls, tps, strict=True):
+            self._probe.seek(tp, item.end - 1)
+        got = await self._probe.getmany(*tps, timeout_ms=500)
+        for tp, messages in got.items():
+            newest = None
+            for message in messages:
+                try:
+                    newest = int(decode_polls(message.value or b"").keys.max()) >> 1
+                except PayloadError:
+                    continue
+            if newest is None:
+                continue
+            done = processed.get(tp.partition)
+            caught_up = next(i.lag == 0 for i in polls if i.partition == tp.partition)
+            if caught_up:
+                self.time_lag_s[tp.partition] = 0.0
+            elif done is not None:
+                self.time_lag_s[tp.partition] = max(0.0, (newest - done) / 1e6)
+
+    def _polls_rate(self, now: float) -> float:
+        total = sum(s.polls_processed for s in self.fresh_workers())
+        previous, self._last_polls = self._last_polls, (now, total)
+        if previous is None or now <= previous[0] or total < previous[1]:
+            return 0.0
+        return (total - previous[1]) / (now - previous[0])
+
+    # -- reading -------------------------------------------------------------------------------
+    def fresh_workers(self) -> list[WorkerStats]:
+        """Workers heard from in the last few seconds."""
+        now = time.time()
+        return [s for s in self.workers.values() if now - s.sent_at <= STATS_FRESH_S]
+
+    def group_status(self) -> str:
+        """The worst partition status."""
+        return worst(list(self.statuses.values()))
+
+    def readiness(self) -> list[str]:
+        """Why the pipeline is not ready (empty when it is)."""
+        problems = []
+        if (
+            self.last_ok is None
+            or time.time() - self.last_ok > 5 * self.settings.monitor_every_s + 5
+        ):
+            problems.append(
+                f"Kafka at {self.settings.bootstrap_servers} did not answer"
+                + (f": {self.last_error}" if self.last_error else "")
+            )
+        workers = self.fresh_workers()
+        if not workers:
+            problems.append("no worker has reported in the last 10 s: start `storemon worker`")
+        not_ready = [w.worker for w in workers if not w.ready]
+        if not_ready:
+            problems.append(f"workers still recovering their tables: {', '.join(not_ready)}")
+        owned = {p for w in workers for p in w.partitions}
+        missing = sorted(set(range(self.topics.polls.partitions)) - owned)
+        if workers and missing:
+            problems.append(f"no worker owns polls partitions {missing}")
+        return problems
+
+    # -- Prometheus ----------------------------------------------------------------------------
+    def collect(self) -> Iterator[Metric]:
+        """Metrics named as kafka-lag-exporter and kafka_exporter name them, where they fit."""
+        labels = ["group", "topic", "partition"]
+        lag = GaugeMetricFamily(
+            "kafka_consumergroup_group_lag", "Offset lag: log end − committed", labels=labels
+        )
+        offset = GaugeMetricFamily(
+            "kafka_consumergroup_group_offset", "Committed offset", labels=labels
+        )
+        latest = GaugeMetricFamily(
+            "kafka_partition_latest_offset", "Log end offset", labels=["topic", "partition"]
+        )
+        status = GaugeMetricFamily(
+            "storemon_lag_status", "Burrow-like status per partition (1 for the current one)",
+            labels=[*labels, "status"],
+        )  # fmt: skip
+        for item in self.lags:
+            key = [self.group, item.topic, str(item.partition)]
+            lag.add_metric(key, item.lag)
+            offset.add_metric(key, item.committed or 0)
+            latest.add_metric([item.topic, str(item.partition)], item.end)
+            current = self.statuses.get((item.topic, item.partition), "OK")
+            for name in STATUSES:
+                status.add_metric([*key, name], 1.0 if name == current else 0.0)
+        yield from (lag, offset, latest, status)
+        group = GaugeMetricFamily(
+            "storemon_group_status", "Burrow-like status of the group (1 for the current one)",
+            labels=["group", "status"],
+        )  # fmt: skip
+        for name in STATUSES:
+            group.add_metric([self.group, name], 1.0 if name == self.group_status() else 0.0)
+        yield group
+        max_lag = GaugeMetricFamily(
+            "kafka_consumergroup_group_max_lag", "Largest partition lag", labels=["group"]
+        )
+        max_lag.add_metric([self.group], max((i.lag for i in self.lags), default=0))
+        sum_lag = GaugeMetricFamily(
+            "kafka_consumergroup_group_sum_lag", "Sum of partition lags", labels=["group"]
+        )
+        sum_lag.add_metric([self.group], sum(i.lag for i in self.lags))
+        yield from (max_lag, sum_lag)
+        seconds = GaugeMetricFamily(
+            "kafka_consumergroup_group_lag_seconds",
+            "Event-time lag: newest poll produced − newest poll processed",
+            labels=labels,
+        )
+        for partition, value in sorted(self.time_lag_s.items()):
+            seconds.add_metric([self.group, self.topics.polls.name, str(partition)], value)
+        yield seconds
+        processed = CounterMetricFamily(
+            "storemon_polls_processed", "Polls merged into the tables", labels=["worker"]
+        )
+        messages = CounterMetricFamily(
+            "storemon_messages_rejected",
+            "Messages a worker sent to the dead letters",
+            labels=["worker"],
+        )
+        keys = GaugeMetricFamily(
+            "storemon_table_keys", "Keys per table", labels=["worker", "table"]
+        )
+        ready = GaugeMetricFamily(
+            "storemon_worker_ready", "1 when the worker's tables are recovered", labels=["worker"]
+        )
+        for stats in self.fresh_workers():
+            processed.add_metric([stats.worker], stats.polls_processed)
+            messages.add_metric([stats.worker], stats.messages_rejected)
+            ready.add_metric([stats.worker], 1.0 if stats.ready else 0.0)
+            for table, count in stats.table_keys.items():
+                keys.add_metric([stats.worker, table], count)
+        yield from (processed, messages, keys, ready)
+        rejected = CounterMetricFamily(
+            "storemon_rejected",
+            "Rows and messages in the dead-letter topic (rejected polls, hours, zones)",
+        )
+        rejected.add_metric([], self.dead_letters_total)
+        yield rejected

@@ -1,0 +1,154 @@
+"""Live ingestion: polls, hours and zones pushed over HTTP into the same topics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from api.body import read_json
+from api.deps import CoordinatorDep
+from api.errors import ApiError
+from streams.core.payloads import PayloadError, decode_hours, encode_hours, encode_zone
+from streams.core.polllog import poll_key
+from streams.core.rows import RowError, parse_status, parse_store_id
+from streams.core.timestamps import TimestampError, parse_timestamp
+from streams.core.zones import resolve_zone
+
+router = APIRouter(tags=["ingestion"])
+
+
+class PollIn(BaseModel):
+    """One poll, as in the export."""
+
+    store_id: str | int = Field(description="opaque store id")
+    status: str = Field(description="active or inactive (any case)")
+    timestamp_utc: str = Field(description="'2023-01-22 12:09:39.388884 UTC' or ISO 8601")
+
+
+class Accepted(BaseModel):
+    """How many polls were written."""
+
+    accepted: int
+
+
+class Shift(BaseModel):
+    """One business-hours row of a weekly schedule."""
+
+    day: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    start: str = Field(description="local HH:MM[:SS]")
+    end: str = Field(description="local HH:MM[:SS]; before start: overnight; equal: 24 h")
+
+
+class HoursIn(BaseModel):
+    """A store's whole weekly schedule; an empty list means open 24×7."""
+
+    shifts: list[Shift]
+
+
+class ZoneIn(BaseModel):
+    """A store's time zone."""
+
+    timezone: str = Field(description="IANA name, e.g. America/New_York")
+
+
+def _validate_polls(items: list[Any]) -> tuple[dict[str, list[int]], list[dict[str, Any]]]:
+    by_store: dict[str, list[int]] = {}
+    problems: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            poll = PollIn.model_validate(item)
+            store_id = parse_store_id(str(poll.store_id))
+            key = poll_key(parse_timestamp(poll.timestamp_utc), parse_status(poll.status))
+        except ValidationError as exc:
+            reason = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()
+            )
+            problems.append({"index": index, "reason": reason})
+            continue
+        except (RowError, TimestampError) as exc:
+            problems.append({"index": index, "reason": str(exc)})
+            continue
+        by_store.setdefault(store_id, []).append(key)
+    return by_store, problems
+
+
+@router.post(
+    "/polls",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/PollIn"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/PollIn"}},
+                        ]
+                    }
+                }
+            },
+        }
+    },
+    responses={
+        413: {"description": "body too large"},
+        422: {"description": "a reason per bad item"},
+    },
+)
+async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
+    """Write one poll or an array of polls; all of them, or none when any is invalid."""
+    settings = coordinator.settings
+    body = await read_json(request, settings.max_body_bytes)
+    items = body if isinstance(body, list) else [body]
+    if len(items) > settings.max_polls_per_request:
+        raise ApiError(
+            413, f"{len(items):,} polls in one request; at most {settings.max_polls_per_request:,}"
+        )
+    if not items:
+        raise ApiError(422, "no polls: send one poll object or a non-empty array of them")
+    by_store, problems = _validate_polls(items)
+    if problems:
+        return JSONResponse(  # type: ignore[return-value]  # the 422 carries reasons, not Accepted
+            {
+                "error": f"{len(problems)} of {len(items)} polls are invalid; nothing was written",
+                "items": problems,
+            },
+            status_code=422,
+        )
+    await coordinator.send_polls(by_store)
+    return Accepted(accepted=len(items))
+
+
+StoreIdPath = Annotated[str, Path(description="the store id", min_length=1)]
+
+
+@router.put("/stores/{store_id}/hours", status_code=202)
+async def put_hours(
+    store_id: StoreIdPath, hours: HoursIn, coordinator: CoordinatorDep
+) -> dict[str, Any]:
+    """Replace the store's weekly schedule, whole."""
+    payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
+    try:
+        store, shifts = decode_hours(JSONResponse(payload).body)
+    except PayloadError as exc:
+        raise ApiError(422, str(exc)) from None
+    await coordinator.send(coordinator.topics.hours.name, store, encode_hours(store, shifts))
+    return {"store_id": store, "shifts": len(shifts)}
+
+
+@router.put("/stores/{store_id}/timezone", status_code=202)
+async def put_timezone(
+    store_id: StoreIdPath, zone: ZoneIn, coordinator: CoordinatorDep
+) -> dict[str, Any]:
+    """Replace the store's time zone; an unknown IANA name is refused."""
+    name = zone.timezone.strip()
+    if not resolve_zone(name)[1] or not name:
+        raise ApiError(
+            422, f"unknown time zone {name!r}: use an IANA name such as America/New_York"
+        )
+    store = store_id.strip()
+    await coordinator.send(coordinator.topics.zones.name, store, encode_zone(store, name))
+    return {"store_id": store, "timezone": name}

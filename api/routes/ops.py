@@ -1,0 +1,57 @@
+"""For operators: liveness, readiness, Prometheus metrics, recent reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import MonitorDep, StoreDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "alive"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
+async def readyz(monitor: MonitorDep) -> JSONResponse:
+    """Kafka answers, workers have recovered their tables and own every partition."""
+    problems = monitor.readiness()
+    if problems:
+        return JSONResponse({"status": "not ready", "reasons": problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+@router.get("/reports")
+async def reports(store: StoreDep, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent reports, newest first: status, report time, rows, duration, and where to get it."""
+    return [
+        {
+            "report_id": r["report_id"],
+            "status": r.get("status"),
+            "requested_at": r.get("requested_at"),
+            "report_time": r.get("report_time"),
+            "as_of": r.get("as_of"),
+            "store_id": r.get("store_id"),
+            "rows": r.get("rows"),
+            "duration_s": r.get("duration_s"),
+            "scheduled": r.get("scheduled", False),
+            "error": r.get("error"),
+            "url": f"/get_report?report_id={r['report_id']}",
+        }
+        for r in store.recent(limit=max(1, min(limit, 500)))
+    ]

@@ -1,0 +1,60 @@
+"""This worker's counters, published every few seconds for the API's metrics and health."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from streams.app import TOPICS, app, poll_logs, profiles, worker_stats_topic
+from streams.core.payloads import WorkerStats, encode_stats
+
+WORKER = f"{socket.gethostname()}-{os.getpid()}"
+STATS_EVERY_S = 2.0
+
+
+@dataclass
+class Counters:
+    """Counters since this worker started."""
+
+    polls: int = 0
+    messages: int = 0
+    rejected: int = 0
+    newest_us: dict[int, int] = field(default_factory=dict)
+
+    def processed(self, partition: int, polls: int, newest_us: int) -> None:
+        """Count one message of ``polls`` polls, the newest at ``newest_us``."""
+        self.polls += polls
+        self.messages += 1
+        if newest_us > self.newest_us.get(partition, -(2**62)):
+            self.newest_us[partition] = newest_us
+
+
+counters = Counters()
+
+
+def _ready() -> bool:
+    return bool(
+        app.tables.recovery.completed.is_set() and not app.in_recovery and not app.rebalancing
+    )
+
+
+@app.timer(interval=STATS_EVERY_S)
+async def publish_stats() -> None:
+    """Send this worker's stats to the worker-stats topic."""
+    owned = sorted(
+        tp.partition for tp in app.assignor.assigned_actives() if tp.topic == TOPICS.polls.name
+    )
+    stats = WorkerStats(
+        worker=WORKER,
+        sent_at=time.time(),
+        ready=_ready(),
+        partitions=owned,
+        polls_processed=counters.polls,
+        messages_processed=counters.messages,
+        messages_rejected=counters.rejected,
+        newest_processed_us={str(p): us for p, us in counters.newest_us.items() if p in owned},
+        table_keys={"poll-logs": len(poll_logs), "profiles": len(profiles)} if _ready() else {},
+    )
+    await worker_stats_topic.send(key=WORKER.encode(), value=encode_stats(stats))
