@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from streams.core.lagstatus import STATUSES, Sample, partition_status, worst
 from streams.core.payloads import PayloadError, WorkerStats, decode_polls, decode_stats
-from streams.lag import PartitionLag, source_topics
+from streams.lag import LagProbe, PartitionLag
 from streams.settings import Settings
 from streams.topics import topics_for
 
@@ -61,7 +60,7 @@ class Monitor(Collector):
         self.last_ok: float | None = None
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
-        self._admin: AIOKafkaAdminClient | None = None
+        self._lag: LagProbe | None = None
         self._probe: AIOKafkaConsumer | None = None
         self._feeds: AIOKafkaConsumer | None = None
         self._last_polls: tuple[float, int] | None = None
@@ -70,8 +69,8 @@ class Monitor(Collector):
     async def start(self) -> None:
         """Connect and start sampling in the background."""
         servers = self.settings.bootstrap_servers
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        await self._admin.start()
+        self._lag = LagProbe(self.settings)
+        await self._lag.start()
         self._probe = AIOKafkaConsumer(
             bootstrap_servers=servers, group_id=None, enable_auto_commit=False
         )
@@ -97,8 +96,8 @@ class Monitor(Collector):
         for client in (self._probe, self._feeds):
             if client is not None:
                 await client.stop()
-        if self._admin is not None:
-            await self._admin.close()
+        if self._lag is not None:
+            await self._lag.stop()
 
     async def _loop(self) -> None:
         while True:
@@ -119,17 +118,10 @@ class Monitor(Collector):
     # -- sampling ------------------------------------------------------------------------------
     async def sample(self) -> None:
         """Take one sample of everything."""
-        assert self._admin is not None
-        assert self._probe is not None
+        assert self._lag is not None
         await self._read_feeds()
-        lags = await self._measure()
-        responses = await self._admin.describe_consumer_groups([self.group])
-        self.members = sum(
-            len(g["members"])
-            for r in responses
-            for g in r.to_object()["groups"]
-            if g["group"] == self.group
-        )
+        lags = await self._lag.measure()
+        self.members = await self._lag.members()
         now = time.time()
         for item in lags:
             window = self.windows.setdefault(
@@ -146,28 +138,6 @@ class Monitor(Collector):
                 self._polls_rate(now),
             )
         )
-
-    async def _measure(self) -> list[PartitionLag]:
-        assert self._admin is not None
-        assert self._probe is not None
-        tps = []
-        for topic in source_topics(self.settings):
-            partitions = self._probe.partitions_for_topic(topic)
-            if not partitions:
-                await self._probe._client.force_metadata_update()
-                partitions = self._probe.partitions_for_topic(topic) or set()
-            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
-        ends = await self._probe.end_offsets(tps)
-        committed = await self._admin.list_consumer_group_offsets(self.group, partitions=tps)
-        return [
-            PartitionLag(
-                tp.topic,
-                tp.partition,
-                ends[tp],
-                committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None,
-            )
-            for tp in tps
-        ]
 
     async def _read_feeds(self) -> None:
         assert self._feeds is not None

@@ -63,7 +63,7 @@ def _lag(args: argparse.Namespace) -> int:
     from streams import lag
     from streams.settings import get_settings
 
-    return lag.run(get_settings(), args.wait_zero, args.timeout)
+    return lag.run(get_settings(), args.wait_zero, args.timeout, args.samples)
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     lag = sub.add_parser("lag", help="consumer lag of the workers, per partition")
     lag.add_argument("--wait-zero", action="store_true", help="wait until every lag is 0")
     lag.add_argument("--timeout", type=float, default=300.0, help="with --wait-zero: give up")
+    lag.add_argument(
+        "--samples", type=int, default=3, help="samples, 1 s apart, for the status (OK, WARN, …)"
+    )
     lag.set_defaults(func=_lag)
     return parser
 

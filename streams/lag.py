@@ -1,14 +1,17 @@
-"""``storemon lag``: how far the workers' consumer group is behind, per partition."""
+"""``storemon lag``: how far the workers' consumer group is behind, per partition, and its
+Burrow-like status over a few samples."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.core.lagstatus import Sample, partition_status, worst
 from streams.settings import Settings
 from streams.topics import topics_for
 
@@ -37,24 +40,38 @@ def source_topics(settings: Settings) -> list[str]:
     return [t.polls.name, t.hours.name, t.zones.name, t.report_requests.name]
 
 
-async def measure(settings: Settings) -> list[PartitionLag]:
-    """Lag of every partition of the source topics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-    )
-    await admin.start()
-    await consumer.start()
-    try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in source_topics(settings)
-            for p in sorted(
-                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-            )
-        ]
-        ends = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(settings.app_id, partitions=tps)
+class LagProbe:
+    """Kafka clients that measure the workers' group; start once, measure often."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.group = settings.app_id
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False
+        )
+
+    async def start(self) -> None:
+        """Connect."""
+        await self.admin.start()
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def measure(self) -> list[PartitionLag]:
+        """Lag of every partition of the source topics."""
+        tps = []
+        for topic in source_topics(self.settings):
+            partitions = self.consumer.partitions_for_topic(topic)
+            if not partitions:
+                await self.consumer._client.force_metadata_update()
+                partitions = self.consumer.partitions_for_topic(topic) or set()
+            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        ends = await self.consumer.end_offsets(tps)
+        committed = await self.admin.list_consumer_group_offsets(self.group, partitions=tps)
         return [
             PartitionLag(
                 tp.topic,
@@ -64,39 +81,77 @@ async def measure(settings: Settings) -> list[PartitionLag]:
             )
             for tp in tps
         ]
+
+    async def members(self) -> int:
+        """How many consumers are in the group now."""
+        responses = await self.admin.describe_consumer_groups([self.group])
+        return sum(
+            len(g["members"])
+            for r in responses
+            for g in r.to_object()["groups"]
+            if g["group"] == self.group
+        )
+
+
+async def measure(settings: Settings) -> list[PartitionLag]:
+    """One measurement with short-lived clients."""
+    probe = LagProbe(settings)
+    await probe.start()
+    try:
+        return await probe.measure()
     finally:
-        await consumer.stop()
-        await admin.close()
+        await probe.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
-
-
-def render(lags: list[PartitionLag]) -> str:
-    """A table of lags, and the total."""
-    lines = [f"{'topic':<40} {'partition':>9} {'end':>10} {'committed':>10} {'lag':>8}"]
+def render(lags: list[PartitionLag], statuses: dict[tuple[str, int], str] | None = None) -> str:
+    """A table of lags (and statuses), and the totals."""
+    statuses = statuses or {}
+    lines = [f"{'topic':<40} {'partition':>9} {'end':>10} {'committed':>10} {'lag':>8}  status"]
     for item in lags:
         committed = "-" if item.committed is None else str(item.committed)
-        lines.append(
-            f"{item.topic:<40} {item.partition:>9} {item.end:>10} {committed:>10} {item.lag:>8}"
-        )
+        status = statuses.get((item.topic, item.partition), "")
+        numbers = f"{item.partition:>9} {item.end:>10} {committed:>10} {item.lag:>8}"
+        lines.append(f"{item.topic:<40} {numbers}  {status}")
     lines.append(f"total lag: {sum(i.lag for i in lags)}")
+    if statuses:
+        lines.append(f"group status: {worst(list(statuses.values()))}")
     return "\n".join(lines)
 
 
-def run(settings: Settings, wait_zero: bool, timeout_s: float) -> int:
+async def _watch(settings: Settings, wait_zero: bool, timeout_s: float, samples: int) -> int:
+    probe = LagProbe(settings)
+    await probe.start()
+    try:
+        windows: dict[tuple[str, int], deque[Sample]] = {}
+        deadline = time.monotonic() + timeout_s
+        taken = 0
+        while True:
+            lags = await probe.measure()
+            members = await probe.members()
+            taken += 1
+            now = time.monotonic()
+            statuses = {}
+            for item in lags:
+                key = (item.topic, item.partition)
+                window = windows.setdefault(key, deque(maxlen=max(samples, 2)))
+                window.append(Sample(now, item.end, item.committed))
+                statuses[key] = partition_status(window, members > 0)
+            caught_up = all(item.lag == 0 for item in lags)
+            if wait_zero and caught_up:
+                print(render(lags, statuses))
+                return 0
+            if not wait_zero and taken >= samples:
+                print(render(lags, statuses))
+                return 0
+            if wait_zero and time.monotonic() > deadline:
+                print(render(lags, statuses))
+                print(f"storemon lag: not caught up after {timeout_s:.0f} s")
+                return 1
+            await asyncio.sleep(0.5 if wait_zero else 1.0)
+    finally:
+        await probe.stop()
+
+
+def run(settings: Settings, wait_zero: bool, timeout_s: float, samples: int = 3) -> int:
     """The ``storemon lag`` command."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lags = asyncio.run(measure(settings))
-        caught_up = all(item.lag == 0 for item in lags)
-        if not wait_zero or caught_up:
-            print(render(lags))
-            return 0
-        if time.monotonic() > deadline:
-            print(render(lags))
-            print(f"storemon lag: not caught up after {timeout_s:.0f} s")
-            return 1
-        time.sleep(0.5)
+    return asyncio.run(_watch(settings, wait_zero, timeout_s, samples))
