@@ -20,7 +20,8 @@ def lag_chart(monitor: Monitor, minutes: float = 10.0) -> str:
     points = [p for p in monitor.history if now - p.at <= minutes * 60]
     partitions = sorted({q for p in points for q in p.lag_by_partition})
     top = max((v for p in points for v in p.lag_by_partition.values()), default=0) or 1
-    span = minutes * 60
+    # Show what there is: at least a minute, at most ``minutes``.
+    span = min(minutes * 60, max(60.0, now - points[0].at if points else 0.0))
 
     def xy(at: float, value: int) -> str:
         x = PAD + (WIDTH - 2 * PAD) * (1 - (now - at) / span)
@@ -46,7 +47,7 @@ def lag_chart(monitor: Monitor, minutes: float = 10.0) -> str:
         'fill="#fafafa" stroke="#ccc"/>'
         f'<text x="4" y="{PAD + 4}" font-size="11">{top:,}</text>'
         f'<text x="4" y="{HEIGHT - PAD}" font-size="11">0</text>'
-        f'<text x="{PAD}" y="{PAD - 8}" font-size="11">−{minutes:.0f} min</text>'
+        f'<text x="{PAD}" y="{PAD - 8}" font-size="11">−{span / 60:.1f} min</text>'
         f'<text x="{WIDTH - PAD - 24}" y="{PAD - 8}" font-size="11">now</text>'
         + "".join(lines)
         + legend
@@ -112,7 +113,7 @@ td, th {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}
 <span>dead letters <b id="dead-letters">{monitor.dead_letters_total:,}</b></span>
 </p>
 <p>workers: {workers}</p>
-<h2>Lag per partition, last 10 minutes</h2>
+<h2>Lag per partition (polls topic), up to the last 10 minutes</h2>
 {lag_chart(monitor)}
 <h2>Partitions</h2>
 <table id="partitions"><tr><th>topic</th><th>partition</th><th>log end</th><th>committed</th><th>lag</th><th>status</th></tr>{partition_rows}</table>

@@ -58,9 +58,50 @@ def test_compose_settings_are_settings_the_app_reads() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     fields = {f"STOREMON_{name.upper()}" for name in Settings.model_fields}
     for name, service in compose["services"].items():
+        if service.get("image") != "storemon:latest":
+            continue  # Kafka, Prometheus, Grafana: their own settings
         for key in service.get("environment", {}):
             if key.startswith("STOREMON_"):
                 assert key in fields, f"{name}: {key} is not a setting"
-            elif name != "kafka":
+            else:
                 assert key == "KAFKA_BOOTSTRAP_SERVERS", f"{name}: unknown variable {key}"
-    assert set(compose["services"]) >= {"kafka", "worker-1", "worker-2", "api", "replay"}
+    assert set(compose["services"]) >= {
+        "kafka",
+        "worker-1",
+        "worker-2",
+        "api",
+        "replay",
+        "prometheus",
+        "grafana",
+    }
+
+
+def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> None:
+    import json
+
+    from api.metrics import ApiMetrics
+    from api.monitor import Monitor
+    from streams.core.payloads import WorkerStats
+    from streams.lag import PartitionLag
+
+    prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == ["api:8000"]
+    monitor = Monitor(Settings())
+    monitor.lags = [PartitionLag("storemon.polls", 0, 10, 4)]
+    monitor.time_lag_s = {0: 1.5}
+    monitor.workers = {"w": WorkerStats("w", 9e12, True, [0], 5, 1, 0, {}, {"poll-logs": 1})}
+    exported = {m.name for m in monitor.collect()} | {
+        m.name for m in ApiMetrics().registry.collect()
+    }
+    dashboard = json.loads(
+        (ROOT / "deploy" / "grafana" / "dashboards" / "storemon-lag.json").read_text()
+    )
+    used = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b((?:kafka|storemon|http)_[a-z_]+)", target["expr"])
+    }
+    assert used
+    assert used <= exported, used - exported
