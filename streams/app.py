@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from streams.core.snapshot import StoreIndex
 from streams.settings import get_settings
 from streams.topics import topics_for
 
@@ -54,3 +55,16 @@ profiles = app.Table(
     "profiles", key_type=bytes, value_type=bytes, partitions=settings.partitions,
     help="each store's weekly schedule and zone (JSON)",
 )  # fmt: skip
+
+# In memory beside poll-logs: each partition's stores, so that a report reads its own.
+poll_index = StoreIndex()
+
+
+@app.on_partitions_revoked.connect
+async def _forget_on_revoke(sender: faust.App, revoked: set[faust.types.TP], **_: object) -> None:
+    poll_index.clear()
+
+
+@app.on_partitions_assigned.connect
+async def _forget_on_assign(sender: faust.App, assigned: set[faust.types.TP], **_: object) -> None:
+    poll_index.clear()

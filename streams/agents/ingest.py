@@ -8,7 +8,16 @@ import faust
 
 from streams.agents.deadletters import decoded
 from streams.agents.stats import counters
-from streams.app import app, hours_topic, poll_logs, polls_topic, profiles, settings, zones_topic
+from streams.app import (
+    app,
+    hours_topic,
+    poll_index,
+    poll_logs,
+    polls_topic,
+    profiles,
+    settings,
+    zones_topic,
+)
 from streams.core.payloads import (
     decode_hours,
     decode_polls,
@@ -43,7 +52,9 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
         stored = poll_logs.get(store)
         log = PollLog.from_bytes(stored) if stored else PollLog()
         log.add_keys(batch.keys)
-        poll_logs[store] = log.to_bytes()
+        log_bytes = log.to_bytes()
+        poll_logs[store] = log_bytes
+        poll_index.put(event.message.partition, store, log_bytes)
         counters.processed(event.message.partition, len(batch.keys), int(batch.keys.max()) >> 1)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from functools import lru_cache
 
 import faust
@@ -12,7 +11,9 @@ import faust
 from streams.agents.deadletters import decoded
 from streams.app import (
     app,
+    poll_index,
     poll_logs,
+    polls_topic,
     profiles,
     report_parts_topic,
     report_requests_topic,
@@ -39,26 +40,26 @@ def _partition(store: bytes) -> int:
     return partition_of(store, settings.partitions)
 
 
-def _stores_of(partition: int, only: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+def _stores_of(partition: int, only: bytes | None) -> list[tuple[bytes, bytes]]:
     if only is not None:
         value = poll_logs.get(only)
-        if value:
-            yield only, value
-        return
-    for store, value in poll_logs.items():
-        if _partition(store) == partition:
-            yield store, value
+        return [(only, value)] if value else []
+    polls = polls_topic.get_topic_name()
+    owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == polls]
+    poll_index.ensure([*owned, partition], poll_logs.items, _partition)
+    return list(poll_index.stores(partition).items())
 
 
 async def _answer(request: ReportRequest, partition: int) -> None:
     started = time.perf_counter()
     only = request.store_id.encode() if request.store_id is not None else None
-    stores = list(_stores_of(partition, only))
+    stores = _stores_of(partition, only)
     if request.phase == WATERMARK:
-        newest = [n for _, v in stores if (n := newest_of(v)) is not None]
-        part = ReportPart(
-            request.report_id, partition, WATERMARK, max(newest, default=None), 0, 1, []
-        )
+        if only is None:
+            newest = poll_index.newest(partition)
+        else:
+            newest = max((n for _, v in stores if (n := newest_of(v)) is not None), default=None)
+        part = ReportPart(request.report_id, partition, WATERMARK, newest, 0, 1, [])
         await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
         return
     assert request.n_us is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from streams.core.payloads import decode_profile
 from streams.core.polllog import PollLog
@@ -56,3 +56,56 @@ class TimelineCache:
                 rows.append(row)
         rows.sort()
         return rows
+
+
+class StoreIndex:
+    """Which stores live in which partition, with their latest poll-log bytes.
+
+    Filled lazily from the table (one scan) for the partitions a report asks about, then
+    kept current by every table write, so a report reads its partition's stores directly
+    instead of scanning every key of the worker. Cleared whenever partitions move.
+    """
+
+    def __init__(self) -> None:
+        self._logs: dict[int, dict[bytes, bytes]] = {}
+        self._newest: dict[int, int] = {}
+
+    def put(self, partition: int, store: bytes, log_bytes: bytes) -> None:
+        """Record a write (ignored for partitions not indexed yet)."""
+        logs = self._logs.get(partition)
+        if logs is None:
+            return
+        logs[store] = log_bytes
+        newest = newest_of(log_bytes)
+        if newest is not None and newest > self._newest.get(partition, newest - 1):
+            self._newest[partition] = newest
+
+    def ensure(
+        self,
+        partitions: Iterable[int],
+        items: Callable[[], Iterable[tuple[bytes, bytes]]],
+        partition_of: Callable[[bytes], int],
+    ) -> None:
+        """Index ``partitions`` (all at once, from one scan of ``items()``) if not yet."""
+        wanted = [p for p in partitions if p not in self._logs]
+        if not wanted:
+            return
+        for p in wanted:
+            self._logs[p] = {}
+        for store, log_bytes in items():
+            partition = partition_of(store)
+            if partition in self._logs and (partition in wanted):
+                self.put(partition, store, log_bytes)
+
+    def stores(self, partition: int) -> dict[bytes, bytes]:
+        """The indexed stores of ``partition`` and their poll-log bytes."""
+        return self._logs.get(partition, {})
+
+    def newest(self, partition: int) -> int | None:
+        """The newest poll time in ``partition``, or None."""
+        return self._newest.get(partition)
+
+    def clear(self) -> None:
+        """Forget everything (partitions moved)."""
+        self._logs.clear()
+        self._newest.clear()
