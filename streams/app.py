@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.core.snapshot import StoreIndex
+from streams.core.snapshot import ProfileIndex, StoreIndex
 from streams.settings import get_settings
 from streams.topics import topics_for
 
@@ -58,13 +58,16 @@ profiles = app.Table(
 
 # In memory beside poll-logs: each partition's stores, so that a report reads its own.
 poll_index = StoreIndex()
+profile_index = ProfileIndex()
 
 
 @app.on_partitions_revoked.connect
 async def _forget_on_revoke(sender: faust.App, revoked: set[faust.types.TP], **_: object) -> None:
     poll_index.clear()
+    profile_index.clear()
 
 
 @app.on_partitions_assigned.connect
 async def _forget_on_assign(sender: faust.App, assigned: set[faust.types.TP], **_: object) -> None:
     poll_index.clear()
+    profile_index.clear()

@@ -112,6 +112,12 @@ class Supervisor:
 
 def take_report(url: str, timeout_s: float = 120.0, **params: str) -> tuple[str, str]:
     """Trigger a report over HTTP and wait for it; returns (report id, CSV)."""
+    report_id, text, _time = take_report_at(url, timeout_s, **params)
+    return report_id, text
+
+
+def take_report_at(url: str, timeout_s: float = 120.0, **params: str) -> tuple[str, str, str]:
+    """Like :func:`take_report`, with the report time (``X-Report-Time``) too."""
     started = httpx.post(f"{url}/trigger_report", params=params, timeout=10)
     if started.status_code != 200:
         raise RuntimeError(f"trigger_report answered {started.status_code}: {started.text}")
@@ -122,9 +128,9 @@ def take_report(url: str, timeout_s: float = 120.0, **params: str) -> tuple[str,
         if got.status_code != 200:
             raise RuntimeError(f"get_report answered {got.status_code}: {got.text}")
         if got.headers.get("X-Report-Status") == "Complete":
-            return report_id, got.text
+            return report_id, got.text, got.headers.get("X-Report-Time", "")
         body = got.json()
         if body.get("status") != "Running":
             raise RuntimeError(f"report {report_id}: {body}")
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise RuntimeError(f"report {report_id} not complete in {timeout_s:.0f} s")

@@ -77,10 +77,11 @@ async def get_report(
     if record is None:
         raise ApiError(404, f"no report with id {report_id!r}: ids come from /trigger_report")
     if record["status"] == COMPLETE:
+        headers = {"X-Report-Status": COMPLETE}
+        if record.get("report_time"):
+            headers["X-Report-Time"] = record["report_time"]
         return Response(
-            store.csv_path(report_id).read_bytes(),
-            media_type="text/csv",
-            headers={"X-Report-Status": COMPLETE},
+            store.csv_path(report_id).read_bytes(), media_type="text/csv", headers=headers
         )
     if record["status"] == FAILED:
         return JSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})

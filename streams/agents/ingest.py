@@ -14,6 +14,7 @@ from streams.app import (
     poll_index,
     poll_logs,
     polls_topic,
+    profile_index,
     profiles,
     settings,
     zones_topic,
@@ -68,7 +69,9 @@ async def _update_profiles(
         store = store_id.encode()
         if await _misrouted(event, topic, store):
             continue
-        profiles[store] = encode_profile(change(decode_profile(profiles.get(store)), value))
+        profile_bytes = encode_profile(change(decode_profile(profiles.get(store)), value))
+        profiles[store] = profile_bytes
+        profile_index.put(store, profile_bytes)
 
 
 @app.agent(hours_topic, name="ingest-hours")

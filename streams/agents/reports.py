@@ -14,6 +14,7 @@ from streams.app import (
     poll_index,
     poll_logs,
     polls_topic,
+    profile_index,
     profiles,
     report_parts_topic,
     report_requests_topic,
@@ -63,7 +64,9 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
         return
     assert request.n_us is not None
-    rows = _cache.rows(((s, v, profiles.get(s)) for s, v in stores), request.n_us)
+    rows = _cache.rows(
+        ((s, v, profile_index.get(s, profiles.get)) for s, v in stores), request.n_us
+    )
     lines = [row.to_csv() for row in rows]
     chunks = max(1, -(-len(lines) // ROWS_PER_PART))
     for i in range(chunks):
@@ -85,4 +88,34 @@ async def answer_reports(stream: faust.StreamT[bytes]) -> None:
         await _answer(request, event.message.partition)
 
 
-__all__ = ["ROWS", "answer_reports"]
+WARM_EVERY_S = 1.0
+WARM_BUDGET_S = 0.15
+
+
+@app.timer(interval=WARM_EVERY_S)
+async def warm_timelines() -> None:
+    """Between reports, rebuild the timelines of stores whose state changed.
+
+    A report then finds them ready instead of building thousands at once. Each tick works
+    for at most ``WARM_BUDGET_S`` so that the agents keep flowing.
+    """
+    if app.in_recovery or app.rebalancing:
+        return
+    polls = polls_topic.get_topic_name()
+    owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == polls]
+    if not owned:
+        return
+    poll_index.ensure(owned, poll_logs.items, _partition)
+    newest = [n for p in owned if (n := poll_index.newest(p)) is not None]
+    if not newest:
+        return
+    n_us = max(newest)
+    deadline = time.perf_counter() + WARM_BUDGET_S
+    for partition in owned:
+        for store, log_bytes in list(poll_index.stores(partition).items()):
+            profile_bytes = profile_index.get(store, profiles.get)
+            if _cache.fresh(store, log_bytes, profile_bytes):
+                continue
+            _cache.timeline(store, log_bytes, profile_bytes, n_us)
+            if time.perf_counter() > deadline:
+                return

@@ -17,25 +17,56 @@ def newest_of(log_bytes: bytes) -> int | None:
     return int.from_bytes(log_bytes[-8:], "little", signed=True) >> 1
 
 
+class _Entry:
+    """A store's timeline, what it was built from, and its last row."""
+
+    __slots__ = ("line", "line_n_us", "log_bytes", "profile_bytes", "timeline")
+
+    def __init__(self, log_bytes: bytes, profile_bytes: bytes | None, timeline: Timeline) -> None:
+        self.log_bytes = log_bytes
+        self.profile_bytes = profile_bytes
+        self.timeline = timeline
+        self.line: ReportRow | None = None
+        self.line_n_us: int | None = None
+
+
 class TimelineCache:
-    """Timelines by store, rebuilt only when the store's polls or profile bytes change."""
+    """Timelines by store, rebuilt only when the store's polls or profile bytes change;
+    a row is reused when nothing changed and the report time is the same."""
 
     def __init__(self) -> None:
-        self._entries: dict[bytes, tuple[bytes, bytes | None, Timeline]] = {}
+        self._entries: dict[bytes, _Entry] = {}
+
+    def _entry(
+        self, store: bytes, log_bytes: bytes, profile_bytes: bytes | None, n_us: int
+    ) -> _Entry:
+        entry = self._entries.get(store)
+        if (
+            entry is not None
+            and (entry.log_bytes is log_bytes or entry.log_bytes == log_bytes)
+            and entry.profile_bytes == profile_bytes
+            and entry.timeline.covers(n_us)
+        ):
+            return entry
+        keys = PollLog.from_bytes(log_bytes).keys
+        timeline = Timeline.for_report(keys, decode_profile(profile_bytes), n_us)
+        entry = self._entries[store] = _Entry(log_bytes, profile_bytes, timeline)
+        return entry
 
     def timeline(
         self, store: bytes, log_bytes: bytes, profile_bytes: bytes | None, n_us: int
     ) -> Timeline:
-        """The store's timeline good for ``n_us``."""
+        """The store's timeline good for ``n_us`` (built now if it is stale)."""
+        return self._entry(store, log_bytes, profile_bytes, n_us).timeline
+
+    def fresh(self, store: bytes, log_bytes: bytes, profile_bytes: bytes | None) -> bool:
+        """Whether the store's timeline was built from exactly these bytes."""
         entry = self._entries.get(store)
-        if entry is not None:
-            old_log, old_profile, timeline = entry
-            if old_log == log_bytes and old_profile == profile_bytes and timeline.covers(n_us):
-                return timeline
-        keys = PollLog.from_bytes(log_bytes).keys
-        timeline = Timeline.for_report(keys, decode_profile(profile_bytes), n_us)
-        self._entries[store] = (log_bytes, profile_bytes, timeline)
-        return timeline
+        return (
+            entry is not None
+            and (entry.log_bytes is log_bytes or entry.log_bytes == log_bytes)
+            and entry.profile_bytes == profile_bytes
+        )
 
     def forget(self, keep: Iterable[bytes]) -> None:
         """Drop the entries of stores not in ``keep`` (e.g. after losing partitions)."""
@@ -49,13 +80,38 @@ class TimelineCache:
         """Rows at ``n_us`` of ``(store, poll log bytes, profile bytes)``, sorted by store."""
         rows = []
         for store, log_bytes, profile_bytes in stores:
-            row = store_row(
-                store.decode(), self.timeline(store, log_bytes, profile_bytes, n_us), n_us
-            )
-            if row is not None:
-                rows.append(row)
+            entry = self._entry(store, log_bytes, profile_bytes, n_us)
+            if entry.line_n_us != n_us:
+                entry.line = store_row(store.decode(), entry.timeline, n_us)
+                entry.line_n_us = n_us
+            if entry.line is not None:
+                rows.append(entry.line)
         rows.sort()
         return rows
+
+
+class ProfileIndex:
+    """Each store's profile bytes in memory: read from the table once, then kept current
+    by every profile write. Cleared whenever partitions move."""
+
+    def __init__(self) -> None:
+        self._profiles: dict[bytes, bytes | None] = {}
+
+    def get(self, store: bytes, read: Callable[[bytes], bytes | None]) -> bytes | None:
+        """The store's profile bytes (``read`` from the table on a miss)."""
+        try:
+            return self._profiles[store]
+        except KeyError:
+            value = self._profiles[store] = read(store)
+            return value
+
+    def put(self, store: bytes, profile_bytes: bytes) -> None:
+        """Record a write."""
+        self._profiles[store] = profile_bytes
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._profiles.clear()
 
 
 class StoreIndex:
