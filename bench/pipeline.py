@@ -150,6 +150,7 @@ def _run(
         result["fresh_p99"] = _percentile(fresh, 0.99)
         result["rss"] = max(_peak_rss(procs.processes[w].pid) for w in names)
         result["rocksdb"] = sum(_size(folder / w) for w in names)
+        # Segment files only: Kafka preallocates index files (10 MiB each, sparse).
         changelog = sum(_size(d, "*.log") for d in kafka.data.glob(f"{tag}-poll-logs-changelog-*"))
         result["changelog_per_poll"] = changelog / summary.polls
         print(
