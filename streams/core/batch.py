@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from streams.core.exports import GroupedPolls
-from streams.core.polllog import Keys
 from streams.core.report import ReportRow, store_row
 from streams.core.rows import HoursRow
 from streams.core.schedule import OPEN_24_7, Profile, shifts_of
@@ -57,14 +56,3 @@ def report_rows(timelines: Mapping[str, Timeline], n_us: int) -> list[ReportRow]
         if row is not None:
             rows.append(row)
     return rows
-
-
-def report_of_keys(
-    keys_by_store: Mapping[str, Keys], profiles: Mapping[str, Profile], n_us: int
-) -> list[ReportRow]:
-    """The report's rows for stores given as poll keys (one-off, no reuse)."""
-    timelines = {
-        s: Timeline.for_report(k, profiles.get(s, OPEN_24_7), n_us)
-        for s, k in keys_by_store.items()
-    }
-    return report_rows(timelines, n_us)

@@ -23,7 +23,6 @@ from streams.core.rows import (
     ZONES,
     HeaderError,
     HoursRow,
-    Poll,
     Rejection,
     RowError,
     ZoneRow,
@@ -218,11 +217,6 @@ def _read_polls_slow(path: Path) -> tuple[GroupedPolls, list[Rejection]]:
     return group_polls(ids, np.array(keys, dtype=np.int64)), rejected
 
 
-def read_polls_rows(path: Path) -> Iterator[Poll | Rejection]:
-    """Every row of a polls export, one by one, in file order."""
-    return read_rows(path, POLLS, parse_poll)
-
-
 def read_hours(path: Path) -> tuple[dict[str, list[HoursRow]], list[Rejection]]:
     """Read a business-hours export: each store's rows, and the rejected rows."""
     hours: dict[str, list[HoursRow]] = {}
@@ -297,7 +291,6 @@ __all__ = [
     "group_polls",
     "read_hours",
     "read_polls",
-    "read_polls_rows",
     "read_rows",
     "read_zones",
 ]

@@ -92,12 +92,6 @@ class PollLog:
     def __hash__(self) -> int:  # mutable: not hashable, like a list
         raise TypeError("PollLog is mutable and not hashable")
 
-    @property
-    def newest_us(self) -> int | None:
-        """The timestamp of the newest retained poll, or None when empty."""
-        keys = self.keys
-        return int(keys[-1]) >> 1 if len(keys) else None
-
     def to_bytes(self) -> bytes:
         """A compact binary form: one format byte, then 8 bytes a poll (little-endian)."""
         return bytes((_FORMAT,)) + self.keys.astype("<i8", copy=False).tobytes()

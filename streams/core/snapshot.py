@@ -68,12 +68,6 @@ class TimelineCache:
             and entry.profile_bytes == profile_bytes
         )
 
-    def forget(self, keep: Iterable[bytes]) -> None:
-        """Drop the entries of stores not in ``keep`` (e.g. after losing partitions)."""
-        wanted = set(keep)
-        for store in [s for s in self._entries if s not in wanted]:
-            del self._entries[store]
-
     def rows(
         self, stores: Iterable[tuple[bytes, bytes, bytes | None]], n_us: int
     ) -> list[ReportRow]:

@@ -92,11 +92,6 @@ class Timeline:
         """Whether report time ``n_us`` can be answered from this timeline."""
         return self.lo_us <= n_us - 7 * US_PER_DAY and n_us <= self.hi_us
 
-    @property
-    def observations(self) -> int:
-        """How many polls lie inside business hours."""
-        return len(self._obs)
-
     def business(self, x: int) -> int:
         """``B(x)``: business time from the origin to tick ``x``."""
         i = bisect_right(self._starts, x) - 1
