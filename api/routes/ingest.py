@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -52,6 +56,17 @@ class ZoneIn(BaseModel):
     """A store's time zone."""
 
     timezone: str = Field(description="IANA name, e.g. America/New_York")
+
+
+@asynccontextmanager
+async def _kafka_errors() -> AsyncIterator[None]:
+    """Kafka not acknowledging is a 503 the client can retry (a poll twice counts once)."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise ApiError(
+            503, f"Kafka did not acknowledge the write ({exc}); send the whole request again"
+        ) from None
 
 
 def _validate_polls(items: list[Any]) -> tuple[dict[str, list[int]], list[dict[str, Any]]]:
@@ -118,7 +133,8 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
             },
             status_code=422,
         )
-    await coordinator.send_polls(by_store)
+    async with _kafka_errors():
+        await coordinator.send_polls(by_store)
     return Accepted(accepted=len(items))
 
 
@@ -132,10 +148,11 @@ async def put_hours(
     """Replace the store's weekly schedule, whole."""
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
     try:
-        store, shifts = decode_hours(JSONResponse(payload).body)
+        store, shifts = decode_hours(json.dumps(payload).encode())
     except PayloadError as exc:
         raise ApiError(422, str(exc)) from None
-    await coordinator.send(coordinator.topics.hours.name, store, encode_hours(store, shifts))
+    async with _kafka_errors():
+        await coordinator.send(coordinator.topics.hours.name, store, encode_hours(store, shifts))
     return {"store_id": store, "shifts": len(shifts)}
 
 
@@ -150,5 +167,6 @@ async def put_timezone(
             422, f"unknown time zone {name!r}: use an IANA name such as America/New_York"
         )
     store = store_id.strip()
-    await coordinator.send(coordinator.topics.zones.name, store, encode_zone(store, name))
+    async with _kafka_errors():
+        await coordinator.send(coordinator.topics.zones.name, store, encode_zone(store, name))
     return {"store_id": store, "timezone": name}

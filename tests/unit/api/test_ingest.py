@@ -1,0 +1,111 @@
+"""The HTTP edge without Kafka: validation, limits and errors of the ingestion routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from fastapi.testclient import TestClient
+
+from api.deps import get_coordinator
+from api.main import create_app
+from streams.settings import Settings
+from streams.topics import topics_for
+
+
+class FakeCoordinator:
+    """Records what would be produced; can be told Kafka is away."""
+
+    def __init__(self, settings: Settings, down: bool = False) -> None:
+        self.settings = settings
+        self.topics = topics_for(settings)
+        self.down = down
+        self.polls: list[dict[str, list[int]]] = []
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    async def send_polls(self, by_store: dict[str, list[int]]) -> None:
+        if self.down:
+            raise KafkaConnectionError("no broker")
+        self.polls.append(by_store)
+
+    async def send(self, topic: str, store_id: str, value: bytes) -> None:
+        if self.down:
+            raise KafkaConnectionError("no broker")
+        self.sent.append((topic, store_id, value))
+
+
+@pytest.fixture
+def client_and_fake() -> tuple[TestClient, FakeCoordinator]:
+    settings = Settings(max_body_bytes=2_000, max_polls_per_request=5)
+    app = create_app(settings)
+    fake = FakeCoordinator(settings)
+    app.dependency_overrides[get_coordinator] = lambda: fake
+    return TestClient(app), fake
+
+
+def _poll(**change: Any) -> dict[str, Any]:
+    return {"store_id": "s", "status": "active", "timestamp_utc": "2023-01-25T10:00:00Z", **change}
+
+
+def test_valid_polls_are_grouped_per_store(
+    client_and_fake: tuple[TestClient, FakeCoordinator],
+) -> None:
+    client, fake = client_and_fake
+    got = client.post("/polls", json=[_poll(), _poll(store_id=7), _poll(status="INACTIVE")])
+    assert got.status_code == 202
+    assert got.json() == {"accepted": 3}
+    assert {k: len(v) for k, v in fake.polls[0].items()} == {"s": 2, "7": 1}
+
+
+def test_one_bad_item_writes_nothing(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:
+    client, fake = client_and_fake
+    got = client.post("/polls", json=[_poll(), _poll(timestamp_utc="never"), {"status": "active"}])
+    assert got.status_code == 422
+    items = got.json()["items"]
+    assert [i["index"] for i in items] == [1, 2]
+    assert "unparseable timestamp 'never'" in items[0]["reason"]
+    assert "store_id" in items[1]["reason"]
+    assert fake.polls == []
+
+
+def test_limits_and_bad_json(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:
+    client, fake = client_and_fake
+    assert client.post("/polls", json=[_poll()] * 6).status_code == 413  # more than 5 polls
+    big = client.post(
+        "/polls", content=b"[" + b" " * 3_000 + b"]", headers={"content-type": "application/json"}
+    )
+    assert big.status_code == 413
+    assert "at most 2,000" in big.json()["error"]
+    assert client.post("/polls", content=b"{oops").status_code == 422
+    assert client.post("/polls", json=[]).status_code == 422
+    assert fake.polls == []
+
+
+def test_kafka_away_is_a_503_to_retry(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:
+    client, fake = client_and_fake
+    fake.down = True
+    got = client.post("/polls", json=_poll())
+    assert got.status_code == 503
+    assert "send the whole request again" in got.json()["error"]
+
+
+def test_hours_and_timezone(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:
+    client, fake = client_and_fake
+    ok = client.put(
+        "/stores/s1/hours", json={"shifts": [{"day": 0, "start": "22:00", "end": "02:00"}]}
+    )
+    assert ok.status_code == 202
+    assert fake.sent[0][:2] == (fake.topics.hours.name, "s1")
+    bad = client.put(
+        "/stores/s1/hours", json={"shifts": [{"day": 0, "start": "25:00", "end": "02:00"}]}
+    )
+    assert bad.status_code == 422
+    assert "out of range" in bad.json()["error"]
+    day = client.put(
+        "/stores/s1/hours", json={"shifts": [{"day": 9, "start": "01:00", "end": "02:00"}]}
+    )
+    assert day.status_code == 422
+    assert client.put("/stores/s1/timezone", json={"timezone": "Asia/Tokyo"}).status_code == 202
+    assert client.put("/stores/s1/timezone", json={"timezone": "Nowhere/Land"}).status_code == 422
+    assert len(fake.sent) == 2
