@@ -152,11 +152,12 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
     data = _read_bytes(path)
     if b'"' in data or not fast:
         return _read_polls_slow(path)
+    newlines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    del data  # polars reads the file itself; holding both doubles the peak memory
     try:
-        frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True, has_header=True)
+        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, has_header=True)
     except pl.exceptions.PolarsError:
         return _read_polls_slow(path)
-    newlines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if newlines != len(frame) + 1:  # a row spanning lines: line numbers would be off
         return _read_polls_slow(path)
     if not frame.columns:
@@ -179,12 +180,13 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
         status.filter(good) == "active"
     ).to_numpy().astype(np.int64)
     good_ids = store.filter(good)
+    del frame, store, status, ts_us, good
     rejected: list[Rejection] = []
     extra_ids: list[str] = []
     extra_keys: list[int] = []
     others = np.flatnonzero(~good_np)
     if len(others):
-        lines = data.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
+        lines = _read_bytes(path).decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
         for index in others.tolist():
             line_no = index + 2
             text = lines[line_no - 1].rstrip("\r")
