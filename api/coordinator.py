@@ -194,10 +194,11 @@ class Coordinator:
         """Send one request per partition; return every partition's parts (each chunk once)."""
         assert self._producer is not None
         request = encode_request(ReportRequest(report_id, phase, n_us, store_id))
-        for partition in partitions:
-            await self._producer.send_and_wait(
-                self.topics.report_requests.name, request, partition=partition
-            )
+        acks = [
+            await self._producer.send(self.topics.report_requests.name, request, partition=p)
+            for p in partitions
+        ]
+        await asyncio.gather(*acks)
         queue = self._waiting[report_id]
         got: dict[tuple[int, int], ReportPart] = {}
         expected: dict[int, int] = {}

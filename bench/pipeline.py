@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ from replay.producer import replay
 from streams.broker.local import LocalKafka
 from streams.core.payloads import encode_poll
 from streams.core.timestamps import format_timestamp, parse_timestamp
-from streams.lag import measure
+from streams.lag import wait_caught_up
 from streams.offline import compute_offline
 from streams.processes import Supervisor, take_report, take_report_at
 from streams.settings import ROOT, Settings
@@ -48,12 +47,6 @@ TARGETS = {
     "rss": 1024**3,
     "changelog": 256,
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -113,13 +106,12 @@ def _run(
         names = [f"worker-{i + 1}" for i in range(workers)]
         for w in names:
             procs.worker(w)
-        url = procs.api(_free_port())
+        url = procs.api()
         for w in names:
             procs.wait_worker_ready(w)
         started = time.perf_counter()
         summary = asyncio.run(replay(settings, files["status"], files["hours"], files["timezones"]))
-        while sum(p.lag for p in asyncio.run(measure(settings))) > 0:
-            time.sleep(0.1)
+        assert wait_caught_up(settings, timeout_s=1800), f"{name}: the workers did not catch up"
         result["to_zero_lag"] = time.perf_counter() - started
         result["polls"] = summary.polls
         result["replay_rate"] = summary.polls_per_s

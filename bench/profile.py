@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.common import OUT, full_scale, machine, write_section
 from replay.producer import replay
 from streams.broker.local import LocalKafka
-from streams.lag import measure
+from streams.lag import wait_caught_up
 from streams.processes import Supervisor
 from streams.settings import ROOT, Settings
 
@@ -81,8 +81,7 @@ def main() -> None:
         )  # fmt: skip
         started = time.perf_counter()
         asyncio.run(replay(stack, data.status, data.hours, data.timezones))
-        while sum(p.lag for p in asyncio.run(measure(stack))) > 0:
-            time.sleep(0.2)
+        assert wait_caught_up(stack, timeout_s=1800), "the worker did not catch up"
         elapsed = time.perf_counter() - started
         spy.send_signal(2)
         spy.wait(60)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from replay.producer import replay
 from streams.broker.local import LocalKafka
-from streams.lag import measure
+from streams.lag import wait_caught_up
 from streams.processes import Supervisor, take_report
 from streams.settings import ROOT, Settings
 
@@ -53,12 +53,9 @@ def run(settings: Settings, data: Path = SAMPLE, keep: bool = False) -> int:
         )
         print(f"    {summary}", flush=True)
         print("4/6 waiting for the workers to catch up (storemon lag) ...", flush=True)
-        deadline = time.monotonic() + 300
-        while sum(p.lag for p in asyncio.run(measure(settings))) > 0:
-            if time.monotonic() > deadline:
-                print("    the workers did not catch up in 300 s; see .local/demo/*.log")
-                return 1
-            time.sleep(0.5)
+        if not wait_caught_up(settings, timeout_s=300):
+            print("    the workers did not catch up in 300 s; see .local/demo/*.log")
+            return 1
         print(f"5/6 triggering a report at {url}/trigger_report ...", flush=True)
         started = time.perf_counter()
         report_id, text = take_report(url)

@@ -103,6 +103,25 @@ async def measure(settings: Settings) -> list[PartitionLag]:
         await probe.stop()
 
 
+async def _caught_up(settings: Settings, timeout_s: float, every_s: float) -> bool:
+    probe = LagProbe(settings)
+    await probe.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while sum(item.lag for item in await probe.measure()) > 0:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(every_s)
+        return True
+    finally:
+        await probe.stop()
+
+
+def wait_caught_up(settings: Settings, timeout_s: float = 300.0, every_s: float = 0.1) -> bool:
+    """Wait until every source partition's lag is 0; False if ``timeout_s`` passes first."""
+    return asyncio.run(_caught_up(settings, timeout_s, every_s))
+
+
 def render(lags: list[PartitionLag], statuses: dict[tuple[str, int], str] | None = None) -> str:
     """A table of lags (and statuses), and the totals."""
     statuses = statuses or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,13 @@ import httpx
 from streams.settings import Settings
 
 STOREMON = str(Path(sys.executable).parent / "storemon")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -75,8 +83,9 @@ class Supervisor:
         """Wait until the worker has recovered its tables and consumes."""
         self.wait_for_log(name, "Worker ready", timeout_s)
 
-    def api(self, port: int, timeout_s: float = 60.0) -> str:
-        """Start the API on ``port``; return its URL once it answers."""
+    def api(self, port: int | None = None, timeout_s: float = 60.0) -> str:
+        """Start the API on ``port`` (any free one by default); return its URL once it answers."""
+        port = port or free_port()
         self.start("api", "api", "--port", str(port))
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s

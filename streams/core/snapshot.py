@@ -144,7 +144,7 @@ class StoreIndex:
             self._logs[p] = {}
         for store, log_bytes in items():
             partition = partition_of(store)
-            if partition in self._logs and (partition in wanted):
+            if partition in wanted:
                 self.put(partition, store, log_bytes)
 
     def stores(self, partition: int) -> dict[bytes, bytes]:

@@ -54,7 +54,7 @@ class Stack(Supervisor):
         self.api_url: str | None = None
 
     def start_api(self) -> str:
-        self.api_url = self.api(_free_port())
+        self.api_url = self.api()
         return self.api_url
 
     def run(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
@@ -80,14 +80,6 @@ class Stack(Supervisor):
     def report(self, **params: str) -> str:
         assert self.api_url is not None
         return take_report(self.api_url, **params)[1]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
