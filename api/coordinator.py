@@ -23,7 +23,7 @@ from streams.core.payloads import (
     encode_polls,
     encode_request,
 )
-from streams.core.report import HEADER
+from streams.core.report import check_as_of
 from streams.core.timestamps import format_timestamp
 from streams.settings import Settings
 from streams.topics import ensure_topics_async, partition_of, topics_for
@@ -121,22 +121,42 @@ class Coordinator:
         ]
         await asyncio.gather(*futures)
 
-    def trigger(
+    async def trigger(
         self, as_of_us: int | None, store_id: str | None, scheduled: bool = False
     ) -> dict[str, Any]:
-        """Start a report; returns its record (status Running)."""
+        """Start a report; returns its record (status Running).
+
+        With ``as_of_us``, first asks the partitions for the newest poll (the default
+        report time) and refuses an ``as_of`` the pipeline cannot answer
+        (:class:`AsOfError`, SPEC §4); silent partitions raise
+        :class:`PartitionsSilentError`.
+        """
         report_id = self.store.new_id()
+        self._waiting[report_id] = asyncio.Queue()
+        if as_of_us is not None:
+            try:
+                deadline = time.monotonic() + min(self.settings.report_timeout_s, 15.0)
+                newest = await self._watermark(report_id, deadline)
+                check_as_of(as_of_us, newest, self.settings.time_bounds())
+            except BaseException:
+                self._waiting.pop(report_id, None)
+                raise
         record = self.store.create(
             report_id,
             as_of=format_timestamp(as_of_us) if as_of_us is not None else None,
             store_id=store_id,
             scheduled=scheduled,
         )
-        self._waiting[report_id] = asyncio.Queue()
         task = asyncio.create_task(self._run(report_id, as_of_us, store_id))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return record
+
+    async def _watermark(self, report_id: str, deadline: float) -> int | None:
+        """The newest poll time of all partitions (the default report time), or None."""
+        everyone = list(range(self.topics.report_requests.partitions))
+        parts = await self._ask(report_id, WATERMARK, None, None, everyone, deadline)
+        return max((p.newest_us for p in parts if p.newest_us is not None), default=None)
 
     async def _run(self, report_id: str, as_of_us: int | None, store_id: str | None) -> None:
         started = time.perf_counter()
@@ -146,25 +166,22 @@ class Coordinator:
             n_us = as_of_us
             timings: dict[str, float] = {}
             if n_us is None:
-                parts = await self._ask(report_id, WATERMARK, None, None, everyone, deadline)
-                newest = [p.newest_us for p in parts if p.newest_us is not None]
-                n_us = max(newest) if newest else None
+                n_us = await self._watermark(report_id, deadline)
                 timings["watermark_s"] = round(time.perf_counter() - started, 4)
-            lines: list[str] = []
+            rows: list[list[str]] = []
             if n_us is not None:
                 targets = everyone
                 if store_id is not None:
                     targets = [partition_of(store_id.encode(), len(everyone))]
                 parts = await self._ask(report_id, ROWS, n_us, store_id, targets, deadline)
                 for part in parts:
-                    lines.extend(part.rows)
+                    rows.extend(part.rows)
                 timings["rows_s"] = round(time.perf_counter() - started - sum(timings.values()), 4)
-            lines.sort(key=lambda line: line.split(",", 1)[0])
+            rows.sort(key=lambda fields: fields[0])
             self.store.complete(
                 report_id,
-                "\n".join([HEADER, *lines]) + "\n",
+                rows,
                 report_time=format_timestamp(n_us) if n_us is not None else None,
-                rows=len(lines),
                 duration_s=round(time.perf_counter() - started, 4),
                 timings=timings,
             )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from api.coordinator import Coordinator
+from api.errors import ApiError
 from api.monitor import Monitor
 from api.reportstore import ReportStore
+from streams.core.exceptions import RowError
+from streams.core.rows import parse_store_id
 
 
 def get_coordinator(request: Request) -> Coordinator:
@@ -32,3 +35,16 @@ def get_monitor(request: Request) -> Monitor:
 MonitorDep = Annotated[Monitor, Depends(get_monitor)]
 CoordinatorDep = Annotated[Coordinator, Depends(get_coordinator)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]
+
+
+def get_store_id(
+    store_id: Annotated[str, Path(description="the store id: 1–128 of A–Z a–z 0–9 . _ : -")],
+) -> str:
+    """The path's store id, checked by the rule every entrance uses (SPEC §1)."""
+    try:
+        return parse_store_id(store_id)
+    except RowError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+StoreIdDep = Annotated[str, Depends(get_store_id)]

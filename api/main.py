@@ -25,7 +25,7 @@ async def _schedule(coordinator: Coordinator, every_s: float) -> None:
     """Take a report every ``every_s`` seconds (STOREMON_REPORT_EVERY_S)."""
     while True:
         await asyncio.sleep(every_s)
-        record = coordinator.trigger(None, None, scheduled=True)
+        record = await coordinator.trigger(None, None, scheduled=True)
         log.info("scheduled report %s", record["report_id"])
 
 

@@ -175,11 +175,13 @@ class Monitor(Collector):
         for item, tp in zip(polls, tps, strict=True):
             self._probe.seek(tp, item.end - 1)
         got = await self._probe.getmany(*tps, timeout_ms=500)
+        bounds = self.settings.time_bounds()
         for tp, messages in got.items():
             newest = None
             for message in messages:
                 try:
-                    newest = int(decode_polls(message.value or b"").keys.max()) >> 1
+                    keys = decode_polls(message.value or b"", bounds).keys
+                    newest = int(keys.max()) >> 1 if len(keys) else newest
                 except PayloadError:
                     continue
             if newest is None:

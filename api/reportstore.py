@@ -7,8 +7,11 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from streams.core.report import write_csv
 
 RUNNING, COMPLETE, FAILED = "Running", "Complete", "Failed"
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -66,12 +69,17 @@ class ReportStore:
         self._write(self._meta_path(report_id), json.dumps(record).encode())
         return record
 
-    def complete(self, report_id: str, csv_text: str, **meta: Any) -> dict[str, Any]:
-        """Store the CSV, then mark the report complete."""
-        self._write(self.csv_path(report_id), csv_text.encode())
-        return self.update(
-            report_id, status=COMPLETE, csv_path=str(self.csv_path(report_id)), **meta
-        )
+    def complete(
+        self, report_id: str, rows: Sequence[Sequence[str]], **meta: Any
+    ) -> dict[str, Any]:
+        """Write the CSV (the ``csv`` module, to a temporary file renamed into place), then
+        mark the report complete with its row count."""
+        path = self.csv_path(report_id)
+        tmp = path.with_suffix(f".csv.{os.getpid()}.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as out:
+            count = write_csv(out, rows)
+        tmp.replace(path)
+        return self.update(report_id, status=COMPLETE, csv_path=str(path), rows=count, **meta)
 
     def fail(self, report_id: str, error: str) -> dict[str, Any]:
         """Mark the report failed, with a message a person can act on."""

@@ -13,6 +13,7 @@ from bench.common import full_scale, machine, median, run_measured, timed, write
 from streams.core.batch import build_timelines, profiles_of, report_rows
 from streams.core.exports import read_hours, read_polls, read_zones
 from streams.core.polllog import PollLog
+from streams.settings import get_settings
 
 TARGETS = {"offline": 5.0, "build": 200_000, "rows": 0.3}
 
@@ -37,7 +38,7 @@ def main() -> None:
     offline_rss = max(r for _, r in runs)
     print(f"offline report: {offline_s:.2f} s, peak RSS {offline_rss / 2**20:.0f} MiB", flush=True)
 
-    polls, _ = read_polls(data.status)
+    polls, _ = read_polls(data.status, get_settings().time_bounds())
     hours, _ = read_hours(data.hours)
     zones, _ = read_zones(data.timezones)
     profiles = profiles_of(hours, zones)

@@ -122,8 +122,10 @@ def _run(
         )
         if not full:
             return result
-        offline = compute_offline(files["status"], files["hours"], files["timezones"])
-        expected = {row.to_csv() for row in offline.rows}
+        offline = compute_offline(
+            files["status"], files["hours"], files["timezones"], settings.time_bounds()
+        )
+        expected = {",".join(row.to_fields()) for row in offline.rows}
         latencies = []
         for _ in range(REPORTS):
             t0 = time.perf_counter()

@@ -93,7 +93,7 @@ async def replay(
     topics = topics_for(settings)
     hours_rows, bad_hours = read_hours(hours)
     zones, bad_zones = read_zones(timezones)
-    polls, bad_polls = read_polls(status)
+    polls, bad_polls = read_polls(status, settings.time_bounds())
     await ensure_topics_async(settings)
     producer = make_producer(settings)
     await producer.start()

@@ -10,8 +10,17 @@ from pathlib import Path
 
 def _report(args: argparse.Namespace) -> int:
     from streams import offline
+    from streams.settings import get_settings
 
-    return offline.run(args.status, args.hours, args.timezones, args.as_of, args.store_id, args.out)
+    return offline.run(
+        args.status,
+        args.hours,
+        args.timezones,
+        args.as_of,
+        args.store_id,
+        args.out,
+        get_settings().time_bounds(),
+    )
 
 
 def _kafka(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from streams.core.batch import build_timelines, profiles_of, quality_of, report_
 from streams.core.exports import SourceError, read_hours, read_polls, read_zones
 from streams.core.report import ReportRow, render_csv
 from streams.core.rows import Rejection
-from streams.core.timestamps import format_timestamp, parse_timestamp
+from streams.core.timestamps import TimeBounds, format_timestamp, parse_timestamp
 
 
 class OfflineReport(NamedTuple):
@@ -33,11 +33,15 @@ def compute_offline(
     status: Path,
     hours: Path,
     timezones: Path,
+    bounds: TimeBounds,
     as_of_us: int | None = None,
     store_id: str | None = None,
     progress: bool = False,
 ) -> OfflineReport:
-    """Read the exports and compute the report (SPEC §4) at ``as_of_us`` or the newest poll."""
+    """Read the exports and compute the report (SPEC §4) at ``as_of_us`` or the newest poll.
+
+    Polls outside ``bounds`` are bad rows (SPEC §1); any ``as_of`` is answered.
+    """
     steps = ["read hours", "read time zones", "read polls", "build timelines", "report"]
     bar = tqdm(
         steps, desc="report", unit="step", disable=not progress, file=sys.stderr, leave=False
@@ -47,7 +51,7 @@ def compute_offline(
         bar.update()
         zones, rejected_zones = read_zones(timezones)
         bar.update()
-        polls, rejected_polls = read_polls(status)
+        polls, rejected_polls = read_polls(status, bounds)
         bar.update()
         profiles = profiles_of(hours_rows, zones)
         n_us = as_of_us if as_of_us is not None else polls.newest_us
@@ -74,6 +78,7 @@ def run(
     as_of: str | None,
     store_id: str | None,
     out: Path | None,
+    bounds: TimeBounds,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -84,7 +89,7 @@ def run(
     try:
         as_of_us = parse_timestamp(as_of) if as_of is not None else None
         result = compute_offline(
-            status, hours, timezones, as_of_us, store_id, progress=stderr.isatty()
+            status, hours, timezones, bounds, as_of_us, store_id, progress=stderr.isatty()
         )
     except (SourceError, ValueError) as exc:
         print(f"storemon report: {exc}", file=stderr)

@@ -6,10 +6,13 @@ project reads ``os.environ``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.core.timestamps import TimeBounds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +47,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="largest request body")
     max_polls_per_request: int = Field(10_000, gt=0, description="most polls in one POST /polls")
     api_port: int = Field(8000, description="HTTP port of the API")
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="a poll may lie this far past the moment it is read"
+    )
+
+    def time_bounds(self) -> TimeBounds:
+        """The instants a poll read now may have (SPEC §1)."""
+        return TimeBounds(time.time_ns() // 1000, int(self.max_clock_skew_s * 1_000_000))
 
 
 _current: Settings | None = None

@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from api.body import read_json
-from api.deps import CoordinatorDep
+from api.deps import CoordinatorDep, StoreIdDep
 from api.errors import ApiError
-from streams.core.payloads import PayloadError, decode_hours, encode_hours, encode_zone
+from streams.core.exceptions import PayloadError, RowError, quote
+from streams.core.payloads import decode_hours, encode_hours, encode_zone
 from streams.core.polllog import poll_key
-from streams.core.rows import RowError, parse_status, parse_store_id
-from streams.core.timestamps import TimestampError, parse_timestamp
+from streams.core.rows import parse_poll_fields
+from streams.core.timestamps import TimeBounds
 from streams.core.zones import resolve_zone
 
 router = APIRouter(tags=["ingestion"])
@@ -27,7 +28,7 @@ router = APIRouter(tags=["ingestion"])
 class PollIn(BaseModel):
     """One poll, as in the export."""
 
-    store_id: str | int = Field(description="opaque store id")
+    store_id: str = Field(description="opaque store id: 1–128 of A–Z a–z 0–9 . _ : -")
     status: str = Field(description="active or inactive (any case)")
     timestamp_utc: str = Field(description="'2023-01-22 12:09:39.388884 UTC' or ISO 8601")
 
@@ -69,24 +70,22 @@ async def _kafka_errors() -> AsyncIterator[None]:
         ) from None
 
 
-def _validate_polls(items: list[Any]) -> tuple[dict[str, list[int]], list[dict[str, Any]]]:
+def _validate_polls(
+    items: list[Any], bounds: TimeBounds
+) -> tuple[dict[str, list[int]], list[dict[str, Any]]]:
     by_store: dict[str, list[int]] = {}
     problems: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
-            poll = PollIn.model_validate(item)
-            store_id = parse_store_id(str(poll.store_id))
-            key = poll_key(parse_timestamp(poll.timestamp_utc), parse_status(poll.status))
-        except ValidationError as exc:
-            reason = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()
+            if not isinstance(item, dict):
+                raise RowError(f"item is a {type(item).__name__}, not a poll object")
+            poll = parse_poll_fields(
+                item.get("store_id"), item.get("status"), item.get("timestamp_utc"), bounds
             )
-            problems.append({"index": index, "reason": reason})
-            continue
-        except (RowError, TimestampError) as exc:
+        except RowError as exc:
             problems.append({"index": index, "reason": str(exc)})
             continue
-        by_store.setdefault(store_id, []).append(key)
+        by_store.setdefault(poll.store_id, []).append(poll_key(poll.ts_us, poll.active))
     return by_store, problems
 
 
@@ -124,7 +123,7 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
         )
     if not items:
         raise ApiError(422, "no polls: send one poll object or a non-empty array of them")
-    by_store, problems = _validate_polls(items)
+    by_store, problems = _validate_polls(items, settings.time_bounds())
     if problems:
         return JSONResponse(  # type: ignore[return-value]  # the 422 carries reasons, not Accepted
             {
@@ -138,12 +137,9 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
     return Accepted(accepted=len(items))
 
 
-StoreIdPath = Annotated[str, Path(description="the store id", min_length=1)]
-
-
 @router.put("/stores/{store_id}/hours", status_code=202)
 async def put_hours(
-    store_id: StoreIdPath, hours: HoursIn, coordinator: CoordinatorDep
+    store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep
 ) -> dict[str, Any]:
     """Replace the store's weekly schedule, whole."""
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
@@ -158,15 +154,14 @@ async def put_hours(
 
 @router.put("/stores/{store_id}/timezone", status_code=202)
 async def put_timezone(
-    store_id: StoreIdPath, zone: ZoneIn, coordinator: CoordinatorDep
+    store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep
 ) -> dict[str, Any]:
     """Replace the store's time zone; an unknown IANA name is refused."""
     name = zone.timezone.strip()
     if not resolve_zone(name)[1] or not name:
         raise ApiError(
-            422, f"unknown time zone {name!r}: use an IANA name such as America/New_York"
+            422, f"unknown time zone {quote(name)}: use an IANA name such as America/New_York"
         )
-    store = store_id.strip()
     async with _kafka_errors():
-        await coordinator.send(coordinator.topics.zones.name, store, encode_zone(store, name))
-    return {"store_id": store, "timezone": name}
+        await coordinator.send(coordinator.topics.zones.name, store_id, encode_zone(store_id, name))
+    return {"store_id": store_id, "timezone": name}

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from api.coordinator import PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep
 from api.errors import ApiError
 from api.reportstore import COMPLETE, FAILED
-from streams.core.timestamps import TimestampError, parse_timestamp
+from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
+from streams.core.rows import parse_store_id
+from streams.core.timestamps import parse_timestamp
 
 router = APIRouter(tags=["reports"])
 
@@ -29,33 +32,38 @@ AsOf = Annotated[
 StoreId = Annotated[str | None, Query(description="report only this store")]
 
 
-def _trigger(coordinator: CoordinatorDep, as_of: str | None, store_id: str | None) -> Triggered:
+async def _trigger(
+    coordinator: CoordinatorDep, as_of: str | None, store_id: str | None
+) -> Triggered:
     as_of_us = None
-    if as_of is not None:
-        try:
+    try:
+        if as_of is not None:
             as_of_us = parse_timestamp(as_of)
-        except TimestampError as exc:
-            raise ApiError(422, f"as_of: {exc}") from None
-    if store_id is not None and not store_id.strip():
-        raise ApiError(422, "store_id is empty: leave it out to report every store")
-    record = coordinator.trigger(as_of_us, store_id.strip() if store_id else None)
+        sid = parse_store_id(store_id) if store_id is not None else None
+        record = await coordinator.trigger(as_of_us, sid)
+    except TimestampError as exc:
+        raise ApiError(422, f"as_of: {exc}") from None
+    except (RowError, AsOfError) as exc:
+        raise ApiError(422, str(exc)) from None
+    except PartitionsSilentError as exc:
+        raise ApiError(503, f"cannot check as_of now: {exc}") from None
     return Triggered(report_id=record["report_id"])
 
 
-@router.get("/trigger_report")
+@router.get("/trigger_report", responses={422: {"description": "a bad as_of or store_id"}})
 async def trigger_report_get(
     coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return _trigger(coordinator, as_of, store_id)
+    return await _trigger(coordinator, as_of, store_id)
 
 
-@router.post("/trigger_report")
+@router.post("/trigger_report", responses={422: {"description": "a bad as_of or store_id"}})
 async def trigger_report_post(
     coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return _trigger(coordinator, as_of, store_id)
+    return await _trigger(coordinator, as_of, store_id)
 
 
 @router.get(
@@ -75,14 +83,12 @@ async def get_report(
     """The report's status, or its CSV once complete."""
     record: dict[str, Any] | None = store.get(report_id)
     if record is None:
-        raise ApiError(404, f"no report with id {report_id!r}: ids come from /trigger_report")
+        raise ApiError(404, f"no report with id {quote(report_id)}: ids come from /trigger_report")
     if record["status"] == COMPLETE:
         headers = {"X-Report-Status": COMPLETE}
         if record.get("report_time"):
             headers["X-Report-Time"] = record["report_time"]
-        return Response(
-            store.csv_path(report_id).read_bytes(), media_type="text/csv", headers=headers
-        )
+        return FileResponse(store.csv_path(report_id), media_type="text/csv", headers=headers)
     if record["status"] == FAILED:
         return JSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
     return JSONResponse({"status": record["status"]})

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import faust
 
-from streams.agents.deadletters import decoded
+from streams.agents.deadletters import decoded, reject
 from streams.agents.stats import counters
 from streams.app import (
     app,
@@ -46,9 +46,13 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
 @app.agent(polls_topic, name="ingest-polls")
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     """Merge each message's polls into its store's poll log."""
-    async for event, batch in decoded(stream, decode_polls):
+    async for event, batch in decoded(stream, lambda d: decode_polls(d, settings.time_bounds())):
         store = batch.store_id.encode()
         if await _misrouted(event, polls_topic, store):
+            continue
+        if batch.rejected:
+            await reject(event, "; ".join(batch.rejected))
+        if not len(batch.keys):
             continue
         stored = poll_logs.get(store)
         log = PollLog.from_bytes(stored) if stored else PollLog()

@@ -67,7 +67,7 @@ async def _answer(request: ReportRequest, partition: int) -> None:
     rows = _cache.rows(
         ((s, v, profile_index.get(s, profiles.get)) for s, v in stores), request.n_us
     )
-    lines = [row.to_csv() for row in rows]
+    lines = [row.to_fields() for row in rows]
     chunks = max(1, -(-len(lines) // ROWS_PER_PART))
     for i in range(chunks):
         part = ReportPart(

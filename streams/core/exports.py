@@ -10,27 +10,29 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 import numpy as np
 import polars as pl
 
-from streams.core.polllog import Keys
+from streams.core.exceptions import HeaderError, RowError, SourceError
+from streams.core.polllog import Keys, normalize_grouped
 from streams.core.rows import (
     HOURS,
     POLLS,
+    STORE_ID_PATTERN,
     ZONES,
-    HeaderError,
     HoursRow,
     Rejection,
-    RowError,
     ZoneRow,
     map_columns,
     parse_hours,
     parse_poll,
     parse_zone,
 )
+from streams.core.timestamps import TimeBounds
 
 Row = TypeVar("Row")
 _CANONICAL_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC$"
@@ -70,10 +72,6 @@ class GroupedPolls(NamedTuple):
     def newest_us(self) -> int | None:
         """The largest poll timestamp, or None when there are no polls."""
         return int(self.keys.max()) >> 1 if len(self.keys) else None
-
-
-class SourceError(Exception):
-    """A file that cannot be read at all (missing, no header, a required column absent)."""
 
 
 def canonical_epoch_us(stamps: pl.Series) -> pl.Series:
@@ -128,7 +126,8 @@ def canonical_epoch_us(stamps: pl.Series) -> pl.Series:
 
 
 def group_polls(store_ids: Sequence[str] | pl.Series, keys: Keys) -> GroupedPolls:
-    """Group polls given as parallel store ids and keys."""
+    """Group polls given as parallel store ids and keys, normalised like every store's
+    polls (sorted, one per instant, ``inactive`` wins)."""
     # Sorting millions of strings is slow: group first, then sort the groups.
     groups = (
         pl.DataFrame(
@@ -141,25 +140,29 @@ def group_polls(store_ids: Sequence[str] | pl.Series, keys: Keys) -> GroupedPoll
     bounds = np.zeros(len(groups) + 1, dtype=np.int64)
     np.cumsum(groups["key"].list.len().to_numpy(), out=bounds[1:])
     flat = groups["key"].explode().to_numpy().astype(np.int64)
+    bounds, flat = normalize_grouped(bounds, flat)
     return GroupedPolls(groups["store_id"].to_list(), bounds, flat)
 
 
-def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rejection]]:
+def read_polls(
+    path: Path, bounds: TimeBounds, *, fast: bool = True
+) -> tuple[GroupedPolls, list[Rejection]]:
     """Read a polls export; bad rows come back as rejections, the good ones grouped.
 
+    A poll outside ``bounds`` (from the future, or before 2000) is a bad row (SPEC §1).
     ``fast=False`` parses every row with the per-row parser (the reference behaviour).
     """
     data = _read_bytes(path)
     if b'"' in data or not fast:
-        return _read_polls_slow(path)
+        return _read_polls_slow(path, bounds)
     newlines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     del data  # polars reads the file itself; holding both doubles the peak memory
     try:
         frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, has_header=True)
     except pl.exceptions.PolarsError:
-        return _read_polls_slow(path)
+        return _read_polls_slow(path, bounds)
     if newlines != len(frame) + 1:  # a row spanning lines: line numbers would be off
-        return _read_polls_slow(path)
+        return _read_polls_slow(path, bounds)
     if not frame.columns:
         _no_header(path)
     try:
@@ -170,10 +173,12 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
     store = frame[names[columns["store_id"]]].str.strip_chars()
     status = frame[names[columns["status"]]].str.strip_chars().str.to_lowercase()
     ts_us = canonical_epoch_us(frame[names[columns["timestamp_utc"]]])
+    # Rows this filter does not pass go through ``parse_poll``, which accepts them or
+    # says why not: the filter only picks the rows that need no second look.
     good = (
-        ts_us.is_not_null()
+        ts_us.is_between(bounds.lo_us, bounds.hi_us).fill_null(False)
         & status.is_in(["active", "inactive"]).fill_null(False)
-        & (store.str.len_chars() > 0).fill_null(False)
+        & store.str.contains(STORE_ID_PATTERN).fill_null(False)
     )
     good_np = good.to_numpy()
     keys = ts_us.filter(good).to_numpy().astype(np.int64) * 2 + (
@@ -194,9 +199,9 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
             if not any(f.strip() for f in fields):
                 continue  # a blank line is not a row
             try:
-                poll = parse_poll(fields, columns)
+                poll = parse_poll(fields, columns, bounds)
             except RowError as exc:
-                rejected.append(Rejection(str(path), line_no, str(exc), text))
+                rejected.append(Rejection(str(path), line_no, str(exc), text[:10_000]))
                 continue
             extra_ids.append(poll.store_id)
             extra_keys.append(poll.ts_us * 2 + int(poll.active))
@@ -206,11 +211,11 @@ def read_polls(path: Path, *, fast: bool = True) -> tuple[GroupedPolls, list[Rej
     return group_polls(good_ids, keys), rejected
 
 
-def _read_polls_slow(path: Path) -> tuple[GroupedPolls, list[Rejection]]:
+def _read_polls_slow(path: Path, bounds: TimeBounds) -> tuple[GroupedPolls, list[Rejection]]:
     ids: list[str] = []
     keys: list[int] = []
     rejected: list[Rejection] = []
-    for item in read_rows(path, POLLS, parse_poll):
+    for item in read_rows(path, POLLS, partial(parse_poll, bounds=bounds)):
         if isinstance(item, Rejection):
             rejected.append(item)
         else:
@@ -270,7 +275,8 @@ def read_rows(
             try:
                 yield parse(fields, columns)
             except RowError as exc:
-                yield Rejection(str(path), reader.line_num, str(exc), ",".join(fields))
+                raw = ",".join(fields)
+                yield Rejection(str(path), reader.line_num, str(exc), raw[:10_000])
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -11,16 +11,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from streams.core.exceptions import PayloadError, RowError, TimestampError, quote
 from streams.core.polllog import Keys
-from streams.core.rows import RowError, parse_status, parse_store_id, parse_time_of_day
+from streams.core.rows import parse_poll_fields, parse_store_id, parse_time_of_day
 from streams.core.schedule import Profile, Shift
-from streams.core.timestamps import TimestampError, parse_timestamp
+from streams.core.timestamps import TimeBounds
 
 MAX_POLLS_PER_MESSAGE = 10_000
-
-
-class PayloadError(ValueError):
-    """A message that cannot be used; the text says what was wrong."""
 
 
 class PollBatch(NamedTuple):
@@ -29,7 +26,9 @@ class PollBatch(NamedTuple):
     store_id: str
     """The store every poll is of."""
     keys: Keys
-    """Poll keys, ``ts_us * 2 + active``, in message order."""
+    """The valid polls' keys, ``ts_us * 2 + active``, in message order."""
+    rejected: list[str]
+    """Why each invalid poll of a batch was left out (the valid ones are kept)."""
 
 
 def _load(data: bytes) -> dict[str, Any]:
@@ -43,47 +42,54 @@ def _load(data: bytes) -> dict[str, Any]:
 
 
 def _store_id(value: dict[str, Any]) -> str:
-    raw = value.get("store_id")
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)  # the 2023 export's ids are integers; a producer may send them so
-    if not isinstance(raw, str):
-        raise PayloadError("'store_id' is missing or not a string")
     try:
-        return parse_store_id(raw)
+        return parse_store_id(value.get("store_id"))
     except RowError as exc:
         raise PayloadError(str(exc)) from None
 
 
-def decode_polls(data: bytes) -> PollBatch:
-    """A polls-topic message: one poll, or a batch of one store's polls."""
+def decode_polls(data: bytes, bounds: TimeBounds) -> PollBatch:
+    """A polls-topic message: one poll, or a batch of one store's polls.
+
+    A single poll that is invalid makes the message invalid (:class:`PayloadError`). In a
+    batch, each invalid poll is left out with its reason and the valid ones are kept.
+    """
     value = _load(data)
-    store_id = _store_id(value)
     if "polls" not in value:
         try:
-            active = parse_status(str(value.get("status", "")))
-            ts_us = parse_timestamp(str(value.get("timestamp_utc", "")))
-        except (RowError, TimestampError) as exc:
+            poll = parse_poll_fields(
+                value.get("store_id"), value.get("status"), value.get("timestamp_utc"), bounds
+            )
+        except RowError as exc:
             raise PayloadError(str(exc)) from None
-        return PollBatch(store_id, np.array([ts_us * 2 + int(active)], dtype=np.int64))
+        key = poll.ts_us * 2 + poll.active
+        return PollBatch(poll.store_id, np.array([key], dtype=np.int64), [])
+    store_id = _store_id(value)
     polls = value["polls"]
     if not isinstance(polls, list) or not polls:
         raise PayloadError("'polls' must be a non-empty list of [timestamp_us, status]")
     if len(polls) > MAX_POLLS_PER_MESSAGE:
         raise PayloadError(f"{len(polls)} polls in one message; at most {MAX_POLLS_PER_MESSAGE}")
     keys = np.empty(len(polls), dtype=np.int64)
+    good = np.ones(len(polls), dtype=bool)
+    rejected: list[str] = []
     statuses = {"active": 1, "inactive": 0}
     for i, item in enumerate(polls):
         try:
             ts_us, status = item
-            keys[i] = ts_us * 2 + statuses[status.lower()]
-            if type(ts_us) is not int:
+            if type(ts_us) is not int or not isinstance(status, str):
                 raise TypeError
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
-            raise PayloadError(
-                f"polls[{i}] = {item!r}: expected [timestamp in µs since the epoch, "
+            keys[i] = bounds.check(ts_us) * 2 + statuses[status.lower()]
+        except TimestampError as exc:
+            good[i] = False
+            rejected.append(f"polls[{i}]: {exc}")
+        except (TypeError, ValueError, KeyError, OverflowError):
+            good[i] = False
+            rejected.append(
+                f"polls[{i}] = {quote(item)}: expected [timestamp in µs since the epoch, "
                 "'active' or 'inactive']"
-            ) from None
-    return PollBatch(store_id, keys)
+            )
+    return PollBatch(store_id, keys if good.all() else keys[good], rejected)
 
 
 def encode_polls(store_id: str, keys: Keys) -> bytes:
@@ -195,8 +201,8 @@ class ReportPart(NamedTuple):
     """This chunk's index, from 0."""
     chunks: int
     """How many chunks the partition's answer has."""
-    rows: list[str]
-    """For ``rows``: CSV lines of SPEC §4, without the header."""
+    rows: list[list[str]]
+    """For ``rows``: the fields of each row of SPEC §4 (the header is not among them)."""
 
 
 def encode_request(request: ReportRequest) -> bytes:

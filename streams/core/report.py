@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Protocol
 
+from streams.core.exceptions import AsOfError
 from streams.core.timeline import Timeline
-from streams.core.timestamps import US_PER_HOUR
+from streams.core.timestamps import US_PER_DAY, US_PER_HOUR, TimeBounds, format_timestamp
 
-HEADER = (
-    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
-    "downtime_last_hour,downtime_last_day,downtime_last_week"
+COLUMNS = (
+    "store_id",
+    "uptime_last_hour",
+    "uptime_last_day",
+    "uptime_last_week",
+    "downtime_last_hour",
+    "downtime_last_day",
+    "downtime_last_week",
 )
+"""The report's header (SPEC §4)."""
 WINDOWS_US = (US_PER_HOUR, 24 * US_PER_HOUR, 168 * US_PER_HOUR)
 """The last hour, day and week."""
+
+AS_OF_REACH_US = 7 * US_PER_DAY
+"""How far before the default report time a pipeline report may be asked for (SPEC §4:
+the pipeline keeps 14 days, and a week window needs a week before its report time)."""
 
 # Ticks (½ µs) per hundredth of the unit each column is written in.
 _TICKS_PER_CENTI_MINUTE = 2 * 60 * 1_000_000 // 100
@@ -38,20 +51,19 @@ class ReportRow(NamedTuple):
     downtime_week: int
     """Inactive business time in the last week."""
 
-    def to_csv(self) -> str:
-        """The row as SPEC §4 writes it: minutes for the hour, hours for day and week."""
+    def to_fields(self) -> list[str]:
+        """The row's fields as SPEC §4 writes them: minutes for the hour, hours for day and
+        week, each rounded half up to two decimals."""
         m, h = _TICKS_PER_CENTI_MINUTE, _TICKS_PER_CENTI_HOUR
-        return ",".join(
-            (
-                self.store_id,
-                _decimal(self.uptime_hour, m),
-                _decimal(self.uptime_day, h),
-                _decimal(self.uptime_week, h),
-                _decimal(self.downtime_hour, m),
-                _decimal(self.downtime_day, h),
-                _decimal(self.downtime_week, h),
-            )
-        )
+        return [
+            self.store_id,
+            _decimal(self.uptime_hour, m),
+            _decimal(self.uptime_day, h),
+            _decimal(self.uptime_week, h),
+            _decimal(self.downtime_hour, m),
+            _decimal(self.downtime_day, h),
+            _decimal(self.downtime_week, h),
+        ]
 
 
 def _decimal(ticks: int, per_hundredth: int) -> str:
@@ -75,8 +87,41 @@ def store_row(store_id: str, timeline: Timeline, n_us: int) -> ReportRow | None:
     return ReportRow(store_id, *ups, *downs)
 
 
+class Writable(Protocol):
+    """Where CSV text goes (a file or a buffer)."""
+
+    def write(self, text: str, /) -> object:
+        """Write ``text``."""
+
+
+def write_csv(out: Writable, rows: Iterable[Sequence[str]]) -> int:
+    """The report as RFC 4180 CSV, by the ``csv`` module: the header, then ``rows`` (fields
+    as :meth:`ReportRow.to_fields` gives them, already sorted). Returns the rows written."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for fields in rows:
+        writer.writerow(fields)
+        count += 1
+    return count
+
+
 def render_csv(rows: Iterable[ReportRow]) -> str:
     """The report as CSV text, rows sorted by store id."""
-    lines = [HEADER]
-    lines.extend(row.to_csv() for row in sorted(rows))
-    return "\n".join(lines) + "\n"
+    buffer = io.StringIO()
+    write_csv(buffer, (row.to_fields() for row in sorted(rows)))
+    return buffer.getvalue()
+
+
+def check_as_of(as_of_us: int, default_n_us: int | None, bounds: TimeBounds) -> int:
+    """``as_of_us`` if the pipeline can answer it: within ``[default N − 7 days, now +
+    skew]`` (SPEC §4); else :class:`AsOfError` naming that span."""
+    lo = default_n_us - AS_OF_REACH_US if default_n_us is not None else bounds.lo_us
+    hi = bounds.hi_us
+    if lo <= as_of_us <= hi:
+        return as_of_us
+    raise AsOfError(
+        f"as_of {format_timestamp(as_of_us)} is outside what the pipeline can answer: from "
+        f"{format_timestamp(lo)} (7 days before the newest poll) to {format_timestamp(hi)} "
+        "(now plus the allowed clock skew); the offline `storemon report` answers any as_of"
+    )

@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from streams.core.timestamps import TimestampError, parse_timestamp
+from streams.core.exceptions import HeaderError, RowError, TimestampError, quote
+from streams.core.timestamps import TimeBounds, parse_timestamp
 
 POLLS = "polls"
 HOURS = "hours"
@@ -82,10 +83,6 @@ class Rejection(NamedTuple):
         return f"{self.source}:{self.line}: {self.reason}"
 
 
-class HeaderError(ValueError):
-    """A file whose header lacks a required column."""
-
-
 def normalize_name(name: str) -> str:
     """A header name as compared: no BOM, no surrounding spaces, lower case."""
     return name.replace("\ufeff", "").strip().lower()
@@ -113,33 +110,69 @@ _STATUSES = {"active": True, "inactive": False}
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
 
 
-class RowError(ValueError):
-    """A field that cannot be read; the message is the rejection reason."""
+STORE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+"""A store id after stripping (SPEC §1): 1 to 128 of these characters."""
+_STORE_ID = re.compile(STORE_ID_PATTERN)
 
 
-def parse_store_id(text: str) -> str:
-    """A store id, stripped; it must not be empty."""
-    store_id = text.strip()
+def parse_store_id(value: object) -> str:
+    """A store id (SPEC §1): a string, stripped, 1–128 of ``A–Z a–z 0–9 . _ : -``.
+
+    Anything else is refused: a JSON number or ``true``, a comma, a quote, a line break,
+    a leading ``=`` (a spreadsheet formula).
+    """
+    if value is None:
+        raise RowError("store_id is missing: every poll and row names its store")
+    if not isinstance(value, str):
+        raise RowError(
+            f"store_id {quote(value)} is a {type(value).__name__}, not a string: "
+            'send it as text, e.g. "42"'
+        )
+    store_id = value.strip()
     if not store_id:
         raise RowError("empty store_id: every row needs the store it is about")
+    if _STORE_ID.match(store_id) is None:
+        if len(store_id) > 128:
+            why = f"is {len(store_id):,} characters long; at most 128 are allowed"
+        else:
+            why = "has characters other than A–Z a–z 0–9 . _ : -"
+        raise RowError(f"store_id {quote(store_id)} {why}")
     return store_id
 
 
-def parse_status(text: str) -> bool:
+def parse_status(text: object) -> bool:
     """``active`` → True, ``inactive`` → False, in any case."""
+    if isinstance(text, str):
+        found = _STATUSES.get(text.strip().lower())
+        if found is not None:
+            return found
+    shown = quote(text.strip() if isinstance(text, str) else text)
+    raise RowError(f"unknown status {shown}: expected 'active' or 'inactive'")
+
+
+def parse_poll_fields(
+    store_id: object, status: object, timestamp: object, bounds: TimeBounds
+) -> Poll:
+    """One poll from its three fields, wherever it comes from (a CSV row, a topic message,
+    an HTTP body): the one place that says what a valid poll is (SPEC §1)."""
+    sid = parse_store_id(store_id)
+    active = parse_status(status)
+    if not isinstance(timestamp, str):
+        raise RowError(f"timestamp_utc {quote(timestamp)} is not a string")
     try:
-        return _STATUSES[text.strip().lower()]
-    except KeyError:
-        raise RowError(
-            f"unknown status {text.strip()!r}: expected 'active' or 'inactive'"
-        ) from None
+        ts_us = bounds.check(parse_timestamp(timestamp))
+    except TimestampError as exc:
+        raise RowError(str(exc)) from None
+    return Poll(sid, ts_us, active)
 
 
 def parse_day(text: str) -> int:
     """A day of week 0 (Monday) … 6 (Sunday)."""
     value = text.strip()
     if not value.isdigit() or int(value) > 6:
-        raise RowError(f"day {value!r} is not a day of week: expected 0 (Monday) to 6 (Sunday)")
+        raise RowError(
+            f"day {quote(value)} is not a day of week: expected 0 (Monday) to 6 (Sunday)"
+        )
     return int(value)
 
 
@@ -148,13 +181,15 @@ def parse_time_of_day(text: str) -> int:
     value = text.strip()
     match = _TIME_OF_DAY.match(value)
     if match is None:
-        raise RowError(f"time {value!r} is not HH:MM or HH:MM:SS")
+        raise RowError(f"time {quote(value)} is not HH:MM or HH:MM:SS")
     hours, minutes = int(match[1]), int(match[2])
     seconds = int(match[3] or 0)
     fraction = int((match[4] or "0").ljust(6, "0"))
     total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
     if minutes > 59 or seconds > 59 or total > 24 * 3_600_000_000:
-        raise RowError(f"time {value!r} is out of range: expected 00:00 to 23:59:59 (or 24:00)")
+        raise RowError(
+            f"time {quote(value)} is out of range: expected 00:00 to 23:59:59 (or 24:00)"
+        )
     return total
 
 
@@ -165,15 +200,14 @@ def _field(row: Sequence[str], columns: dict[str, int], name: str) -> str:
     return row[index]
 
 
-def parse_poll(row: Sequence[str], columns: dict[str, int]) -> Poll:
+def parse_poll(row: Sequence[str], columns: dict[str, int], bounds: TimeBounds) -> Poll:
     """A polls row as a :class:`Poll`; raises :class:`RowError` with the reason."""
-    store_id = parse_store_id(_field(row, columns, "store_id"))
-    active = parse_status(_field(row, columns, "status"))
-    try:
-        ts_us = parse_timestamp(_field(row, columns, "timestamp_utc"))
-    except TimestampError as exc:
-        raise RowError(str(exc)) from None
-    return Poll(store_id, ts_us, active)
+    return parse_poll_fields(
+        _field(row, columns, "store_id"),
+        _field(row, columns, "status"),
+        _field(row, columns, "timestamp_utc"),
+        bounds,
+    )
 
 
 def parse_hours(row: Sequence[str], columns: dict[str, int]) -> HoursRow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,7 @@ class Profile(NamedTuple):
 
 
 OPEN_24_7 = Profile((), None)
+_LAST_ORDINAL = date.max.toordinal() - 2  # a shift may end on the day after its own
 
 
 def shifts_of(rows: Iterable[HoursRow]) -> tuple[Shift, ...]:
@@ -60,18 +62,21 @@ def business_intervals(profile: Profile, lo_us: int, hi_us: int) -> Intervals:
     zone, _valid = resolve_zone(profile.zone)
     # Local dates whose shifts can reach the range: zone offsets stay within ±1 day, and
     # an overnight or 24-hour shift reaches one day further.
-    first = lo_us // US_PER_DAY + EPOCH_ORDINAL - 2
-    last = hi_us // US_PER_DAY + EPOCH_ORDINAL + 2
+    # Dates outside what ``datetime`` knows (before year 1, after 9999) have no hours.
+    first = max(lo_us // US_PER_DAY + EPOCH_ORDINAL - 2, 1)
+    last = min(hi_us // US_PER_DAY + EPOCH_ORDINAL + 2, _LAST_ORDINAL)
+    if last < first:
+        return Intervals(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     days = np.arange(first, last + 1, dtype=np.int64)
     shifts = np.array(profile.shifts, dtype=np.int64)
     day_index, shift_index = np.nonzero((days[:, None] - 1) % 7 == shifts[None, :, 0])
     ordinal = days[day_index]
     start_of_day, end_of_day = shifts[shift_index, 1], shifts[shift_index, 2]
-    overnight = end_of_day < start_of_day
+    # end > start: the same day; end < start: overnight, into the next day; end == start:
+    # a whole day, to the same local time the next day (23 or 25 hours across DST).
+    next_day = end_of_day <= start_of_day
     starts = _to_utc(zone, first, last + 2, ordinal, start_of_day)
-    ends = _to_utc(zone, first, last + 2, ordinal + overnight, end_of_day)
-    whole_day = end_of_day == start_of_day
-    ends[whole_day] = starts[whole_day] + US_PER_DAY
+    ends = _to_utc(zone, first, last + 2, ordinal + next_day, end_of_day)
     # A shift lying in a DST gap can come out empty or reversed; it has no time.
     keep = (ends > starts) & (ends > lo_us) & (starts < hi_us)
     return merge_intervals(starts[keep], ends[keep])

@@ -23,6 +23,37 @@ COVER_BEFORE_US = 15 * US_PER_DAY
 """How far before the report time a timeline reaches: a week window for any as_of in the
 last week of the one it was built for."""
 COVER_AFTER_US = US_PER_DAY
+CARRY_STEP_US = 28 * US_PER_DAY
+"""How much time one step of the search for a carry-in observation looks at."""
+
+
+def _inside(starts: np.ndarray, ends: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Which of the instants ``ts`` lie in the intervals ``[starts[i], ends[i])``."""
+    if len(starts) == 0:
+        return np.zeros(len(ts), dtype=bool)
+    where = np.searchsorted(starts, ts, side="right") - 1
+    inside: np.ndarray = (where >= 0) & (ts < ends[np.maximum(where, 0)])
+    return inside
+
+
+def last_observation_before(keys: Keys, profile: Profile, t_us: int) -> int | None:
+    """The key of the newest poll before ``t_us`` that lies in business hours, or None.
+
+    Its status reaches forward into any window after it (SPEC §3: observations before a
+    window shape it), however long ago it was. Looks back ``CARRY_STEP_US`` of polls at a
+    time, so the work is bounded by the polls, not by the time between them.
+    """
+    ts = keys >> 1
+    end = int(np.searchsorted(ts, t_us, side="left"))
+    while end > 0:
+        hi = int(ts[end - 1]) + 1
+        start = int(np.searchsorted(ts, hi - CARRY_STEP_US, side="left"))
+        starts, ends = business_intervals(profile, int(ts[start]), hi)
+        inside = np.flatnonzero(_inside(starts, ends, ts[start:end]))
+        if len(inside):
+            return int(keys[start + int(inside[-1])])
+        end = start
+    return None
 
 
 class Measure(NamedTuple):
@@ -52,21 +83,30 @@ class Timeline:
     )
 
     def __init__(self, keys: Keys, profile: Profile, lo_us: int, hi_us: int) -> None:
+        """Answers for report times in ``[lo_us + 7 days, hi_us]``, from ``keys`` (sorted,
+        one per instant) and the store's ``profile``."""
         self.lo_us = lo_us
         self.hi_us = hi_us
         self.first_poll_us = int(keys[0]) >> 1 if len(keys) else None
         starts, ends = business_intervals(profile, lo_us, hi_us)
         ts = keys >> 1
-        where = np.searchsorted(starts, ts, side="right") - 1
-        inside = (where >= 0) & (ts < ends[np.maximum(where, 0)]) if len(starts) else where >= 0
-        obs_us = ts[inside]
-        status = (keys[inside] & 1).astype(np.int8)
+        first, last = np.searchsorted(ts, (lo_us, hi_us), side="left").tolist()
+        window = keys[first:last]
+        obs_keys = window[_inside(starts, ends, window >> 1)]
+        carry = last_observation_before(keys[:first], profile, lo_us) if first else None
+        if carry is not None:
+            obs_keys = np.concatenate((np.array([carry], dtype=np.int64), obs_keys))
+        obs_us = obs_keys >> 1
+        status = (obs_keys & 1).astype(np.int8)
         starts2, ends2 = starts * 2, ends * 2
         cum = np.zeros(len(starts2), dtype=np.int64)
         np.cumsum((ends2 - starts2)[:-1], out=cum[1:])
         mids = obs_us[:-1] + obs_us[1:]  # midpoint in ticks: (2a + 2b) / 2
-        j = np.searchsorted(starts2, mids, side="right") - 1
-        b_mids = cum[j] + np.minimum(mids, ends2[j]) - starts2[j]
+        if len(starts2):
+            j = np.maximum(np.searchsorted(starts2, mids, side="right") - 1, 0)
+            b_mids = cum[j] + np.clip(mids, starts2[j], ends2[j]) - starts2[j]
+        else:
+            b_mids = np.zeros(len(mids), dtype=np.int64)
         seg_b = np.concatenate((np.zeros(1, dtype=np.int64), b_mids))
         prefix = np.zeros(len(seg_b), dtype=np.int64)
         np.cumsum(status[:-1] * np.diff(seg_b), out=prefix[1:])
@@ -82,11 +122,7 @@ class Timeline:
     @classmethod
     def for_report(cls, keys: Keys, profile: Profile, n_us: int) -> Timeline:
         """A timeline good for report time ``n_us`` and any ``as_of`` a week before it."""
-        first = int(keys[0]) >> 1 if len(keys) else n_us
-        last = int(keys[-1]) >> 1 if len(keys) else n_us
-        return cls(
-            keys, profile, min(first, n_us - COVER_BEFORE_US), max(last, n_us) + COVER_AFTER_US
-        )
+        return cls(keys, profile, n_us - COVER_BEFORE_US, n_us + COVER_AFTER_US)
 
     def covers(self, n_us: int) -> bool:
         """Whether report time ``n_us`` can be answered from this timeline."""

@@ -56,7 +56,7 @@ def test_polls_over_http_all_or_nothing_and_in_the_next_report(stack: Stack) -> 
     good = [
         {"store_id": "http-1", "status": "active", "timestamp_utc": "2023-01-25T10:00:00Z"},
         {"store_id": "http-1", "status": "inactive", "timestamp_utc": "2023-01-25 11:00:00 UTC"},
-        {"store_id": 77, "status": "ACTIVE", "timestamp_utc": "2023-01-25T11:30:00+00:00"},
+        {"store_id": " 77 ", "status": "ACTIVE", "timestamp_utc": "2023-01-25T11:30:00+00:00"},
     ]
     bad = [*good, {"store_id": "http-2", "status": "sleepy", "timestamp_utc": "2023-01-25T10:00:00Z"},
            {"store_id": "http-3", "status": "active"}]  # fmt: skip

@@ -10,11 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from replay.synthetic import generate
+from streams.core.exceptions import RowError
+from streams.core.rows import parse_poll_fields
+from streams.core.timestamps import parse_timestamp
 from streams.lag import measure
+from streams.processes import take_report_at
+from streams.settings import Settings
 from tests.integration.conftest import Stack, assert_same_report, offline_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -85,6 +91,15 @@ def test_loop_2023_sample_matches_the_offline_report(stack: Stack, sample: dict[
     assert_same_report(stack.report(as_of=as_of), offline_csv(sample, "--as-of", as_of))
     one = offline_csv(sample).splitlines()[42].split(",")[0]
     assert_same_report(stack.report(store_id=one), offline_csv(sample, "--store-id", one))
+    # The pipeline answers as_of from a week before the newest poll to now (+ skew) only.
+    url = stack.api_url
+    for as_of in ("9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "2023-01-18T18:00:00Z"):
+        refused = httpx.post(f"{url}/trigger_report", params={"as_of": as_of}, timeout=30)
+        assert refused.status_code == 422, refused.text
+        assert "from 2023-01-18T18:13:18.647069Z" in refused.json()["error"]
+    forged = httpx.get(f"{url}/trigger_report", params={"store_id": "a,b"}, timeout=30)
+    assert forged.status_code == 422
+    assert "store_id" in forged.json()["error"]
 
 
 def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
@@ -95,11 +110,22 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
     stack.replay(scenario)
     topics = stack.settings.topic_prefix
     # Straight into Kafka: an unreadable message, and a good poll sent without a key.
+    future = json.dumps(
+        {
+            "store_id": "late-1",
+            "polls": [[4_070_908_800_000_000, "active"], [1_674_640_800_000_000, "inactive"]],
+        }
+    )
     _produce(
         stack.settings.bootstrap_servers,
         f"{topics}.polls",
         [(b"x", b"{not json"), (None, b'{"store_id": "late-1", "status": "active", '
-                                        b'"timestamp_utc": "2023-01-25T10:00:00Z"}')],
+                                        b'"timestamp_utc": "2023-01-25T10:00:00Z"}'),
+         (b"late-2", b'{"store_id": "late-2", "status": "active", '
+                     b'"timestamp_utc": "2099-01-01T00:00:00Z"}'),
+         (b"late-1", future.encode()),
+         (b"x", b'{"store_id": "zz,injected\\nROW", "status": "active", '
+                b'"timestamp_utc": "2023-01-25T10:00:00Z"}')],
     )  # fmt: skip
     stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
@@ -111,16 +137,35 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
     assert any("unknown status 'unknown'" in d["reason"] for d in from_files)
     assert any("day '9'" in d["reason"] for d in from_files)
     from_topic = [d for d in letters if d["source"] == f"{topics}.polls"]
-    assert len(from_topic) == 1
-    assert "not JSON" in from_topic[0]["reason"]
-    assert from_topic[0]["location"].startswith("partition ")
-    got = stack.report()
+    assert len(from_topic) == 4
+    assert any("not JSON" in d["reason"] for d in from_topic)
+    assert all(d["location"].startswith("partition ") for d in from_topic)
+    reasons = " | ".join(d["reason"] for d in from_topic)
+    assert "2099-01-01T00:00:00Z is in the future" in reasons  # the single poll, and ...
+    assert "polls[0]: timestamp 2099-01-01T00:00:00Z is in the future" in reasons  # in a batch
+    assert "store_id 'zz,injected\\nROW' has characters other than" in reasons
+    _, got, report_time = take_report_at(stack.api_url or "")
     assert "\nlate-1," in got  # rerouted to its store's partition, then counted
+    assert "late-2" not in got
+    assert "injected" not in got
+    # Nothing from 2099 moved the report time: N is the newest valid poll.
+    newest = max(parse_timestamp(line.split(",")[2]) for line in
+                 scenario["status"].read_text().splitlines()[1:] if _valid_poll(line))  # fmt: skip
+    assert parse_timestamp(report_time) == max(newest, parse_timestamp("2023-01-25T10:00:00Z"))
     expected_lines = offline_csv(scenario).splitlines()
     got_without_late = "\n".join(
         line for line in got.splitlines() if not line.startswith("late-1,")
     )
     assert_same_report(got_without_late, "\n".join(expected_lines))
+
+
+def _valid_poll(line: str) -> bool:
+    fields = line.split(",")
+    try:
+        parse_poll_fields(fields[0], fields[1], fields[2], Settings().time_bounds())
+    except (RowError, IndexError):
+        return False
+    return True
 
 
 def test_two_workers_share_the_partitions(stack: Stack, sample: dict[str, Path]) -> None:
@@ -186,7 +231,6 @@ def test_replaying_twice_changes_nothing(stack: Stack, sample: dict[str, Path]) 
 def test_a_report_with_no_worker_fails_with_a_reason(stack: Stack) -> None:
     stack.settings = stack.settings.model_copy(update={"report_timeout_s": 3})
     url = stack.start_api()
-    import httpx
 
     report_id = httpx.post(f"{url}/trigger_report", timeout=10).json()["report_id"]
     deadline = time.monotonic() + 30

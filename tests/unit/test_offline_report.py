@@ -10,6 +10,7 @@ import pytest
 
 from streams.cli import main
 from streams.core.exports import read_hours, read_polls
+from tests.unit.core.helpers import BOUNDS
 
 COLUMNS = [
     "store_id",
@@ -47,7 +48,7 @@ def test_real_data_meets_the_invariants(
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == COLUMNS
-    polls, _ = read_polls(d / "store_status_sample.csv")
+    polls, _ = read_polls(d / "store_status_sample.csv", BOUNDS)
     assert [r["store_id"] for r in rows] == sorted(polls.store_ids)
     hours, _ = read_hours(d / "menu_hours.csv")
     full_24_7 = 0
@@ -78,6 +79,8 @@ def test_bad_rows_are_reported_and_good_rows_still_counted(
         "a,active,2023-01-23 10:00:00 UTC\n"
         "a,dunno,2023-01-23 10:30:00 UTC\n"
         "b,inactive,2023-01-23T11:00:00Z\n"
+        "a,active,2099-01-01 00:00:00.000000 UTC\n"
+        "=cmd|x,active,2023-01-23 10:00:00 UTC\n"
     )
     hours = tmp_path / "hours.csv"
     hours.write_text("store_id,day,start_time_local,end_time_local\nb,0,25:00,10:00\n")
@@ -99,8 +102,12 @@ def test_bad_rows_are_reported_and_good_rows_still_counted(
     assert out == ""
     assert f"{polls}:3: unknown status 'dunno'" in err
     assert f"{hours}:2: time '25:00' is out of range" in err
-    assert "2 rows rejected; 1 invalid time zones" in err
+    assert f"{polls}:5: timestamp 2099-01-01T00:00:00Z is in the future" in err
+    assert f"{polls}:6: store_id '=cmd|x' has characters other than" in err
+    # The poll from 2099 does not move the report time: N is b's poll.
+    assert "2 stores at 2023-01-23T11:00:00Z; 4 rows rejected; 1 invalid time zones" in err
     lines = out_file.read_text().splitlines()
+    assert out_file.read_bytes().endswith(b"\r\n")  # RFC 4180
     assert lines[1:] == [
         "a,60.00,24.00,168.00,0.00,0.00,0.00",
         "b,0.00,0.00,0.00,60.00,24.00,168.00",

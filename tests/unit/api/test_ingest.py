@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,10 +54,64 @@ def test_valid_polls_are_grouped_per_store(
     client_and_fake: tuple[TestClient, FakeCoordinator],
 ) -> None:
     client, fake = client_and_fake
-    got = client.post("/polls", json=[_poll(), _poll(store_id=7), _poll(status="INACTIVE")])
+    got = client.post("/polls", json=[_poll(), _poll(store_id=" 7 "), _poll(status="INACTIVE")])
     assert got.status_code == 202
     assert got.json() == {"accepted": 3}
     assert {k: len(v) for k, v in fake.polls[0].items()} == {"s": 2, "7": 1}
+
+
+FORGED = [
+    "zz,injected\nROW",
+    '=HYPERLINK("http://evil","x")',
+    'a"b',
+    "x" * 129,
+    "caf\u00e9",
+    "\ud800",
+    "",
+]
+
+
+@pytest.mark.parametrize("store_id", [*FORGED, 7, True, None, ["a"]])
+def test_forged_or_non_string_store_ids_are_refused(
+    client_and_fake: tuple[TestClient, FakeCoordinator], store_id: object
+) -> None:
+    client, fake = client_and_fake
+    body = json.dumps([_poll(), _poll(store_id=store_id)])  # a lone surrogate as \\ud800
+    got = client.post("/polls", content=body, headers={"content-type": "application/json"})
+    assert got.status_code == 422
+    reason = got.json()["items"][0]["reason"]
+    assert "store_id" in reason
+    assert len(reason) < 300  # a long id is quoted cut, not whole
+    assert fake.polls == []
+
+
+@pytest.mark.parametrize("store_id", ["zz,injected", "=1+2", "x" * 129, "caf\u00e9"])
+def test_forged_store_ids_in_paths_are_refused(
+    client_and_fake: tuple[TestClient, FakeCoordinator], store_id: str
+) -> None:
+    client, fake = client_and_fake
+    hours = client.put(f"/stores/{store_id}/hours", json={"shifts": []})
+    zone = client.put(f"/stores/{store_id}/timezone", json={"timezone": "Asia/Tokyo"})
+    assert (hours.status_code, zone.status_code) == (422, 422)
+    assert "store_id" in hours.json()["error"]
+    assert fake.sent == []
+
+
+def test_polls_from_the_future_or_before_2000_are_refused(
+    client_and_fake: tuple[TestClient, FakeCoordinator],
+) -> None:
+    client, fake = client_and_fake
+    future = client.post("/polls", json=[_poll(), _poll(timestamp_utc="2099-01-01T00:00:00Z")])
+    assert future.status_code == 422
+    assert "in the future" in future.json()["items"][0]["reason"]
+    old = client.post("/polls", json=_poll(timestamp_utc="1999-12-31T23:59:59Z"))
+    assert "before 2000-01-01" in old.json()["items"][0]["reason"]
+    far = client.post("/polls", json=_poll(timestamp_utc="9999-12-31T23:59:59Z"))
+    assert far.status_code == 422
+    assert fake.polls == []
+    # Within the allowed clock skew (default 300 s) is fine.
+    soon = datetime.now(UTC) + timedelta(seconds=120)
+    assert client.post("/polls", json=_poll(timestamp_utc=soon.isoformat())).status_code == 202
 
 
 def test_one_bad_item_writes_nothing(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:

@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from streams.core.polllog import PollLog
+from streams.core.polllog import normalize_keys
 from streams.core.report import ReportRow, store_row
 from streams.core.rows import parse_time_of_day
 from streams.core.schedule import Profile
 from streams.core.timeline import Timeline
-from streams.core.timestamps import parse_timestamp
+from streams.core.timestamps import TimeBounds, parse_timestamp
+
+BOUNDS = TimeBounds(parse_timestamp("2026-11-23T00:00:00Z"))
+"""A fixed 'now' for reading polls in tests (the default 5 minutes of skew)."""
 
 
 def us(text: str) -> int:
@@ -34,13 +37,11 @@ def profile(shifts: list[tuple[int, str, str]], zone: str | None = "UTC") -> Pro
 def row(
     polls: list[tuple[str, bool]], prof: Profile, now: str, store_id: str = "s1"
 ) -> list[str] | None:
-    """The store's CSV row (split) at ``now``, computed by the core."""
-    log = PollLog()
-    for text, active in polls:
-        log.add(us(text), active)
+    """The store's CSV row (split) at ``now``, computed by the core from every poll."""
+    keys = normalize_keys(keys_of([(us(text), active) for text, active in polls]), None)
     n_us = us(now)
-    got: ReportRow | None = store_row(store_id, Timeline.for_report(log.keys, prof, n_us), n_us)
-    return None if got is None else got.to_csv().split(",")[1:]
+    got: ReportRow | None = store_row(store_id, Timeline.for_report(keys, prof, n_us), n_us)
+    return None if got is None else got.to_fields()[1:]
 
 
 def keys_of(polls: list[tuple[int, bool]]) -> np.ndarray:

@@ -38,11 +38,29 @@ def intervals(
                 e = datetime.combine(day, end, tzinfo=zone)
             elif end < start:
                 e = datetime.combine(day + timedelta(days=1), end, tzinfo=zone)
-            else:
-                e = s + timedelta(hours=24)
+            else:  # a whole day: to the same local time the next day (23 or 25 h across DST)
+                e = datetime.combine(day + timedelta(days=1), start, tzinfo=zone)
             out.append((s.astimezone(UTC), e.astimezone(UTC)))
         day += timedelta(days=1)
     return out
+
+
+def business_time(
+    shifts: list[tuple[int, time, time]], zone_name: str | None, lo: datetime, hi: datetime
+) -> timedelta:
+    """The business time in ``[lo, hi)`` exactly: the union of the intervals, clipped."""
+    spans = sorted(
+        (max(s, lo), min(e, hi))
+        for s, e in intervals(shifts, zone_of(zone_name), lo, hi)
+        if s < hi and e > lo
+    )
+    total = timedelta(0)
+    reach = lo
+    for s, e in spans:
+        if e > max(s, reach):
+            total += e - max(s, reach)
+        reach = max(reach, e)
+    return total
 
 
 def report(

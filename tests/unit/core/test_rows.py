@@ -15,6 +15,7 @@ from streams.core.rows import (
     parse_time_of_day,
 )
 from streams.core.timestamps import TimestampError, format_timestamp, parse_timestamp
+from tests.unit.core.helpers import BOUNDS
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def test_bad_timestamps_are_rejected_with_the_accepted_forms(text: str) -> None:
 
 def test_columns_in_any_order_with_bom_and_spaces() -> None:
     columns = map_columns(POLLS, ["\ufefftimestamp_utc", " status ", "store_id"])
-    poll = parse_poll(["2023-01-22 12:09:39 UTC", "INACTIVE", "  abc-123 "], columns)
+    poll = parse_poll(["2023-01-22 12:09:39 UTC", "INACTIVE", "  abc-123 "], columns, BOUNDS)
     assert poll.store_id == "abc-123"
     assert poll.active is False
     assert poll.ts_us == parse_timestamp("2023-01-22T12:09:39Z")
@@ -77,7 +78,7 @@ def test_missing_column_names_what_is_expected() -> None:
 def test_bad_poll_rows_say_why(fields: list[str], reason: str) -> None:
     columns = map_columns(POLLS, ["store_id", "status", "timestamp_utc"])
     with pytest.raises(RowError, match=reason):
-        parse_poll(fields, columns)
+        parse_poll(fields, columns, BOUNDS)
 
 
 @pytest.mark.parametrize(

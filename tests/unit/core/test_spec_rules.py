@@ -156,4 +156,50 @@ def test_as_of_ignores_later_polls() -> None:
 def test_values_round_half_up_to_two_decimals() -> None:
     half_hundredth_minute = 600_000  # ticks (½ µs): 0.3 s = 0.005 min
     r = ReportRow("s", half_hundredth_minute, 0, 0, half_hundredth_minute - 1, 0, 0)
-    assert r.to_csv() == "s,0.01,0.00,0.00,0.00,0.00,0.00"
+    assert r.to_fields() == ["s", "0.01", "0.00", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_whole_day_shift_on_spring_forward_runs_to_the_same_local_time_23_hours_later() -> None:
+    # Sunday 2023-03-12 01:00 EST (06:00Z) to Monday 01:00 EDT (05:00Z): 23 hours.
+    prof = profile([(6, "01:00", "01:00")], zone="America/New_York")
+    got = row([("2023-03-12T12:00:00Z", False)], prof, "2023-03-13T07:00:00Z")
+    # The day window [Sun 07:00Z, Mon 07:00Z) holds 07:00Z to 05:00Z; the hour none of it.
+    assert got == ["0.00", "0.00", "0.00", "0.00", "22.00", "23.00"]
+
+
+def test_whole_day_shift_on_fall_back_runs_to_the_same_local_time_25_hours_later() -> None:
+    # Sunday 2023-11-05 00:00 EDT (04:00Z) to Monday 00:00 EST (05:00Z): 25 hours.
+    prof = profile([(6, "00:00", "00:00")], zone="America/New_York")
+    got = row([("2023-11-05T10:00:00Z", True)], prof, "2023-11-06T06:00:00Z")
+    assert got == ["0.00", "23.00", "25.00", "0.00", "0.00", "0.00"]
+
+
+def test_open_around_the_clock_has_no_gap_and_no_overlap_across_dst() -> None:
+    every_day = profile([(d, "00:00", "00:00") for d in range(7)], zone="America/New_York")
+    for poll, now in (
+        ("2023-11-03T12:00:00Z", "2023-11-08T12:00:00Z"),  # the week holds the fall-back night
+        ("2023-03-10T12:00:00Z", "2023-03-15T12:00:00Z"),  # ... and this one spring-forward
+    ):
+        got = row([(poll, True)], every_day, now)
+        assert got == ["60.00", "24.00", "168.00", "0.00", "0.00", "0.00"], (poll, got)
+
+
+def test_an_observation_long_before_the_window_still_shapes_it() -> None:
+    # Open Mondays 09:00–10:00 UTC. The only observation is 58 days before the report time;
+    # every later poll is outside business hours. Its status holds for the week's Monday.
+    prof = profile([(0, "09:00", "10:00")])
+    polls = [("2023-01-02T09:30:00Z", False)]
+    polls += [(f"2023-{m:02d}-{d:02d}T12:00:00Z", True) for m, d in
+              [(1, x) for x in range(3, 32)] + [(2, x) for x in range(1, 29)] + [(3, 1)]]  # fmt: skip
+    got = row(polls, prof, "2023-03-01T12:00:00Z")
+    assert got == ["0.00", "0.00", "0.00", "0.00", "0.00", "1.00"]
+
+
+def test_any_as_of_is_answered_far_from_the_polls() -> None:
+    polls = [("2023-01-23T10:00:00Z", True)]
+    # Years after the last poll: its status extends to every later instant.
+    assert row(polls, profile([]), "9999-12-30T00:00:00Z") == [
+        "60.00", "24.00", "168.00", "0.00", "0.00", "0.00",
+    ]  # fmt: skip
+    # Before the first poll: no row.
+    assert row(polls, profile([]), "0001-01-10T00:00:00Z") is None
