@@ -40,9 +40,14 @@ def generate(
     days: float = 9.0,
     seed: int = 2023,
     bad_rows: int = 0,
+    duplicates: float = 0.0,
     end: str = "2023-01-25T18:00:00",
 ) -> Generated:
-    """Write ``status.csv``, ``menu_hours.csv`` and ``timezones.csv`` under ``out``."""
+    """Write ``status.csv``, ``menu_hours.csv`` and ``timezones.csv`` under ``out``.
+
+    ``duplicates`` is the share of polls sent twice at the same instant, half of them with
+    the other status (SPEC §3: one observation, ``inactive`` wins).
+    """
     rng = np.random.default_rng(seed)
     hours, _ = read_hours(source / "menu_hours.csv")
     zones, _ = read_zones(source / "timezones.csv")
@@ -82,6 +87,15 @@ def generate(
         .alias("timestamp_utc")
     ).sort("ts")
     frame = frame.select("store_id", "status", "timestamp_utc")
+    if duplicates:
+        twins = frame[np.flatnonzero(rng.random(len(frame)) < duplicates).tolist()]
+        flip = rng.random(len(twins)) < 0.5
+        other = np.where(twins["status"].to_numpy() == "active", "inactive", "active")
+        twins = twins.with_columns(
+            status=pl.Series(np.where(flip, other, twins["status"].to_numpy()))
+        )
+        frame = pl.concat([frame, twins])
+        frame = frame[rng.permutation(len(frame)).tolist()]
     if bad_rows:
         frame = _with_bad_rows(frame, bad_rows, rng)
     out.mkdir(parents=True, exist_ok=True)
