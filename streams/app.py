@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+from typing import Any
+
 import faust
 
-from streams.core.snapshot import ProfileIndex, StoreIndex
+from streams.core.segments import NEWEST, store_of
+from streams.core.snapshot import TimelineCache
 from streams.settings import get_settings
+from streams.state.index import StoreIndex
+from streams.state.profiles import ProfileIndex
+from streams.state.segments import SegmentStore
 from streams.topics import topics_for
 
 settings = get_settings()
@@ -19,7 +27,9 @@ app = faust.App(
     autodiscover=False,
     topic_partitions=settings.partitions,
     topic_replication_factor=1,
-    table_standby_replicas=0,
+    # With two workers or more, each keeps a warm copy of another's partitions (its tables
+    # and, through ``PollsTable``, its timelines), so a worker lost is replaced in seconds.
+    table_standby_replicas=1,
     processing_guarantee="at_least_once",
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
@@ -45,29 +55,60 @@ report_parts_topic = _raw_topic(TOPICS.report_parts.name)
 dead_letters_topic = _raw_topic(TOPICS.dead_letters.name)
 worker_stats_topic = _raw_topic(TOPICS.worker_stats.name)
 
-# Per-store state, keyed by store id (bytes), RocksDB-backed, with changelogs.
-# (bytes keys and values: Faust then uses its "raw" codec, no JSON round trip.)
-poll_logs = app.Table(
-    "poll-logs", key_type=bytes, value_type=bytes, partitions=settings.partitions,
-    help="each store's retained polls (PollLog.to_bytes)",
-)  # fmt: skip
-profiles = app.Table(
-    "profiles", key_type=bytes, value_type=bytes, partitions=settings.partitions,
-    help="each store's weekly schedule and zone (JSON)",
-)  # fmt: skip
 
-# In memory beside poll-logs: each partition's stores, so that a report reads its own.
-poll_index = StoreIndex()
+class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are untyped
+    """The ``polls`` table: its changelog batches, applied on a restore or by a standby,
+    also tell the in-memory index which stores changed."""
+
+    def apply_changelog_batch(self, batch: Iterable[faust.EventT]) -> None:
+        """Write the batch to RocksDB, then note every store it touched."""
+        events = list(batch)
+        super().apply_changelog_batch(events)
+        now = time.time()
+        for event in events:
+            message = event.message
+            if message.key == NEWEST and message.value:
+                index.newer(message.partition, int.from_bytes(message.value, "big"))
+                continue
+            store = store_of(message.key or b"")
+            if store is not None:
+                index.wrote(message.partition, store, 1, now)
+
+
+def _table(cls: Any, name: str, help_: str) -> Any:
+    # bytes keys and values: Faust then uses its "raw" codec, no JSON round trip.
+    return app.tables.add(
+        cls(
+            app, name=name, beacon=app.tables.beacon, key_type=bytes, value_type=bytes,
+            partitions=settings.partitions, help=help_,
+        )
+    )  # fmt: skip
+
+
+# Per-store state, RocksDB-backed, with changelogs (see streams/core/segments.py).
+polls = _table(PollsTable, "polls", "each store's polls as append-only segments")
+profiles = _table(faust.Table, "profiles", "each store's weekly schedule and zone (JSON)")
+
+segments = SegmentStore(polls)
+index = StoreIndex(
+    settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p))
+)
 profile_index = ProfileIndex()
+timelines = TimelineCache(settings.timeline_cache_bytes)
 
 
-@app.on_partitions_revoked.connect
-async def _forget_on_revoke(sender: faust.App, revoked: set[faust.types.TP], **_: object) -> None:
-    poll_index.clear()
-    profile_index.clear()
+def held_partitions() -> set[int]:
+    """The partitions this worker holds now, active or standby."""
+    assignor = app.assignor
+    tps = assignor.assigned_actives() | assignor.assigned_standbys()
+    names = {polls_topic.get_topic_name(), polls.changelog_topic.get_topic_name()}
+    return {tp.partition for tp in tps if tp.topic in names}
 
 
 @app.on_partitions_assigned.connect
-async def _forget_on_assign(sender: faust.App, assigned: set[faust.types.TP], **_: object) -> None:
-    poll_index.clear()
+async def _forget_moved(sender: faust.App, assigned: set[faust.types.TP], **_: object) -> None:
+    # What this worker still holds (active or standby) stayed current in RocksDB and in
+    # memory; a partition it no longer holds may change elsewhere: forget it now, and read
+    # it again if it comes back.
+    timelines.forget(index.drop(set(index.loaded()) - held_partitions()))
     profile_index.clear()

@@ -36,7 +36,17 @@ class Settings(BaseSettings):
     local_dir: Path = Field(ROOT / ".local", description="local Kafka jars, config and data")
     controller_port: int = Field(9093, description="local Kafka's KRaft controller port")
     session_timeout_s: float = Field(
-        10.0, gt=0, description="a worker that stops heartbeating is replaced after this long"
+        6.0, ge=6, description="a worker that stops heartbeating is replaced after this long"
+    )
+    refresh_every_s: float = Field(
+        7 * 86400.0, gt=0, description="how often a store's segments are written to the "
+        "changelog again (it deletes records older than changelog_retention_s)"
+    )
+    changelog_retention_s: float = Field(
+        21 * 86400.0, gt=0, description="the polls changelog keeps records this long"
+    )
+    timeline_cache_bytes: int = Field(
+        1536 * 1024 * 1024, gt=0, description="memory a worker may use for built timelines"
     )
     web_port: int | None = Field(None, description="a worker's Faust web port; None: no web")
     report_every_s: float | None = Field(

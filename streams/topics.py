@@ -34,7 +34,7 @@ class Topics(NamedTuple):
     report_parts: TopicSpec
     dead_letters: TopicSpec
     worker_stats: TopicSpec
-    poll_logs_changelog: TopicSpec
+    polls_changelog: TopicSpec
     profiles_changelog: TopicSpec
 
 
@@ -72,9 +72,14 @@ def topics_for(settings: Settings) -> Topics:
             "each worker's counters, every few seconds (worker-stats.schema.json)",
         ),
         # Faust names its tables' changelogs "<app id>-<table>-changelog".
-        poll_logs_changelog=TopicSpec(
-            f"{settings.app_id}-poll-logs-changelog", n, compacted,
-            "the poll-logs table's changelog (Faust): key store id, value PollLog bytes",
+        polls_changelog=TopicSpec(
+            f"{settings.app_id}-polls-changelog", n,
+            {"cleanup.policy": "compact,delete", "min.cleanable.dirty.ratio": "0.1",
+             "retention.ms": str(int(settings.changelog_retention_s * 1000)),
+             "segment.ms": str(DAY_MS)},
+            "the polls table's changelog (Faust): one record per segment written "
+            "(streams/core/segments.py); records older than the retention are deleted, "
+            "and workers write what they still keep again every refresh_every_s",
         ),
         profiles_changelog=TopicSpec(
             f"{settings.app_id}-profiles-changelog", n, compacted,

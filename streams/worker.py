@@ -25,8 +25,9 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
     import faust
 
     import streams.agents.ingest
+    import streams.agents.maintenance
     import streams.agents.reports
-    import streams.agents.stats  # noqa: F401 - registers the agents and the timer
+    import streams.agents.stats  # noqa: F401 - registers the agents and the timers
     from streams.app import app
 
     worker = faust.Worker(app, loglevel=loglevel)

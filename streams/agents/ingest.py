@@ -1,24 +1,34 @@
-"""Polls, hours and zones into the per-store tables: one table write per message."""
+"""Polls, hours and zones into the per-store tables.
+
+Polls are taken in batches (up to ``BATCH`` messages, or what came in ``WITHIN_S``), grouped
+by store, and written as one new segment per store with one RocksDB write per partition
+(``streams/core/segments.py``). Offsets are acknowledged after the writes; a batch read
+again after a crash writes segments that hold the same polls, which changes nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import faust
+import numpy as np
 
 from streams.agents.deadletters import decoded, reject
 from streams.agents.stats import counters
 from streams.app import (
     app,
     hours_topic,
-    poll_index,
-    poll_logs,
+    index,
     polls_topic,
     profile_index,
     profiles,
+    segments,
     settings,
     zones_topic,
 )
+from streams.core.exceptions import PayloadError
 from streams.core.payloads import (
     decode_hours,
     decode_polls,
@@ -26,9 +36,19 @@ from streams.core.payloads import (
     decode_zone,
     encode_profile,
 )
-from streams.core.polllog import PollLog
+from streams.core.polllog import Keys, normalize_keys
 from streams.core.schedule import Profile
+from streams.core.segments import encode
 from streams.topics import partition_of
+
+BATCH = 4_000
+WITHIN_S = 0.05
+
+
+@lru_cache(maxsize=262_144)
+def home_partition(store: bytes) -> int:
+    """The partition a store's messages and state belong to (cached: murmur2 in Python)."""
+    return partition_of(store, settings.partitions)
 
 
 async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> bool:
@@ -37,7 +57,7 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
     A store's state must live in one partition. A producer that sent without the store id
     as key is forgiven: the message goes again, keyed, to where it belongs.
     """
-    if event.message.partition == partition_of(store, settings.partitions):
+    if event.message.partition == home_partition(store):
         return False
     await topic.send(key=store, value=event.value)
     return True
@@ -45,22 +65,55 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
 
 @app.agent(polls_topic, name="ingest-polls")
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
-    """Merge each message's polls into its store's poll log."""
-    async for event, batch in decoded(stream, lambda d: decode_polls(d, settings.time_bounds())):
+    """Each batch of messages: one new segment per store, one write per partition."""
+    async for events in stream.take_events(BATCH, WITHIN_S):
+        await ingest_batch(events)
+
+
+async def ingest_batch(events: Sequence[faust.EventT]) -> None:
+    """Decode, check and group a batch of polls messages, then write them."""
+    bounds = settings.time_bounds()
+    groups: dict[tuple[int, bytes], list[Keys]] = {}
+    for event in events:
+        try:
+            batch = decode_polls(event.value, bounds)
+        except PayloadError as exc:
+            await reject(event, str(exc))
+            continue
         store = batch.store_id.encode()
         if await _misrouted(event, polls_topic, store):
             continue
         if batch.rejected:
             await reject(event, "; ".join(batch.rejected))
-        if not len(batch.keys):
-            continue
-        stored = poll_logs.get(store)
-        log = PollLog.from_bytes(stored) if stored else PollLog()
-        log.add_keys(batch.keys)
-        log_bytes = log.to_bytes()
-        poll_logs[store] = log_bytes
-        poll_index.put(event.message.partition, store, log_bytes)
-        counters.processed(event.message.partition, len(batch.keys), int(batch.keys.max()) >> 1)
+        if len(batch.keys):
+            groups.setdefault((event.message.partition, store), []).append(batch.keys)
+    if groups:
+        write_groups(groups)
+
+
+def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
+    """One segment per store, one RocksDB write (and its changelog records) per partition."""
+    now = time.time()
+    puts: dict[int, dict[bytes, bytes]] = {}
+    stores: dict[int, list[bytes]] = {}
+    newest: dict[int, int] = {}
+    for (partition, store), parts in groups.items():
+        keys = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(keys) > 1:
+            keys = normalize_keys(keys, None)
+        key, value = encode(store, keys)
+        puts.setdefault(partition, {})[key] = value
+        stores.setdefault(partition, []).append(store)
+        last = int(keys[-1]) >> 1
+        if last > newest.get(partition, last - 1):
+            newest[partition] = last
+        counters.processed(partition, len(keys), last)
+    for partition, batch in puts.items():
+        index.partition(partition, now)
+        stamp = newest[partition] if index.newer(partition, newest[partition]) else None
+        segments.write(partition, batch, newest_us=stamp)
+        for store in stores[partition]:
+            index.wrote(partition, store, 1, now)
 
 
 async def _update_profiles(

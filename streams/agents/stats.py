@@ -7,7 +7,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from streams.app import TOPICS, app, poll_logs, profiles, worker_stats_topic
+from streams.app import TOPICS, app, index, timelines, worker_stats_topic
 from streams.core.payloads import WorkerStats, encode_stats
 
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
@@ -55,6 +55,10 @@ async def publish_stats() -> None:
         messages_processed=counters.messages,
         messages_rejected=counters.rejected,
         newest_processed_us={str(p): us for p, us in counters.newest_us.items() if p in owned},
-        table_keys={"poll-logs": len(poll_logs), "profiles": len(profiles)} if _ready() else {},
+        table_keys={
+            "stores": sum(len(index.partition(p, time.time()).stores) for p in index.loaded()),
+            "timelines": len(timelines),
+            "timeline_bytes": timelines.nbytes,
+        },
     )
     await worker_stats_topic.send(key=WORKER.encode(), value=encode_stats(stats))

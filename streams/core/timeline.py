@@ -124,6 +124,13 @@ class Timeline:
         """A timeline good for report time ``n_us`` and any ``as_of`` a week before it."""
         return cls(keys, profile, n_us - COVER_BEFORE_US, n_us + COVER_AFTER_US)
 
+    @property
+    def nbytes(self) -> int:
+        """About how many bytes this timeline holds (its arrays and their headers)."""
+        arrays = (self._starts, self._ends, self._cum, self._obs, self._mids, self._seg_b,
+                  self._prefix, self._status)  # fmt: skip
+        return sum(a.itemsize * len(a) + 80 for a in arrays) + 150
+
     def covers(self, n_us: int) -> bool:
         """Whether report time ``n_us`` can be answered from this timeline."""
         return self.lo_us <= n_us - 7 * US_PER_DAY and n_us <= self.hi_us

@@ -1,0 +1,72 @@
+"""Work between messages, a little at a time: compacting stores with many segments,
+writing each store's segments to the changelog again before they age out of it, and
+rebuilding changed timelines so that a report finds them ready.
+
+Each tick works for at most ``BUDGET_S`` and looks only at what is due (sets and a heap
+kept by the writes), never at every key.
+"""
+
+from __future__ import annotations
+
+import time
+
+from streams.agents.reports import build, owned_partitions
+from streams.app import app, held_partitions, index, profile_index, profiles, segments, timelines
+from streams.core.payloads import decode_profile
+from streams.core.segments import plan_compaction
+
+EVERY_S = 1.0
+BUDGET_S = 0.15
+
+
+def compact(partition: int, store: bytes, refresh: bool) -> None:
+    """Seal the store's older days and drop what retention allows (see ``plan_compaction``);
+    with ``refresh``, write every segment it keeps to the changelog again."""
+    found = segments.read(partition, store)
+    profile = decode_profile(profile_index.get(store, profiles.get))
+    plan = plan_compaction(store, found, profile, refresh=refresh)
+    if plan.puts or plan.deletes:
+        segments.write(partition, plan.puts, plan.deletes)
+    index.counted(partition, store, len((found.keys() - set(plan.deletes)) | plan.puts.keys()))
+
+
+@app.timer(interval=EVERY_S)
+async def maintain() -> None:
+    """Compact, refresh and warm, within the tick's budget."""
+    if app.in_recovery or app.rebalancing:
+        return
+    now = time.time()
+    deadline = time.perf_counter() + BUDGET_S
+    held = held_partitions()
+    for partition in held:
+        index.partition(partition, now)
+    actives = set(owned_partitions())
+    for partition, store in list(index.crowded):
+        if time.perf_counter() > deadline:
+            return
+        index.crowded.pop((partition, store), None)
+        if partition in actives:
+            compact(partition, store, refresh=False)
+    for partition, store in index.due(now):
+        if partition in actives:
+            compact(partition, store, refresh=True)
+        if time.perf_counter() > deadline:
+            return
+    newest = [n for p in held if (n := index.partition(p, now).newest_us) is not None]
+    if not newest:
+        return
+    n_us = max(newest)
+    for partition, store in list(index.dirty):
+        if time.perf_counter() > deadline:
+            return
+        state = index.partition(partition, now)
+        info = state.stores.get(store)
+        index.dirty.pop((partition, store), None)
+        if info is None:
+            continue
+        profile_bytes = profile_index.get(store, profiles.get)
+        if not timelines.fresh(store, info.version, profile_bytes):
+            timelines.timeline(
+                store, info.version, profile_bytes, n_us,
+                lambda n, p=partition, s=store, b=profile_bytes: build(p, s, b, n),
+            )  # fmt: skip
