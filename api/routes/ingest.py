@@ -17,7 +17,7 @@ from api.deps import CoordinatorDep, StoreIdDep
 from api.errors import ApiError
 from streams.core.exceptions import PayloadError, RowError, quote
 from streams.core.payloads import decode_hours, encode_hours, encode_zone
-from streams.core.polllog import poll_key
+from streams.core.pollkeys import poll_key
 from streams.core.rows import parse_poll_fields
 from streams.core.timestamps import TimeBounds
 from streams.core.zones import resolve_zone

@@ -36,7 +36,7 @@ from streams.core.payloads import (
     decode_zone,
     encode_profile,
 )
-from streams.core.polllog import Keys, normalize_keys
+from streams.core.pollkeys import Keys, normalize_keys
 from streams.core.schedule import Profile
 from streams.core.segments import encode
 from streams.topics import partition_of
@@ -100,7 +100,7 @@ def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
     for (partition, store), parts in groups.items():
         keys = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if len(keys) > 1:
-            keys = normalize_keys(keys, None)
+            keys = normalize_keys(keys)
         key, value = encode(store, keys)
         puts.setdefault(partition, {})[key] = value
         stores.setdefault(partition, []).append(store)

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from streams.core.exceptions import HeaderError, RowError, SourceError
-from streams.core.polllog import Keys, normalize_grouped
+from streams.core.pollkeys import Keys, normalize_grouped
 from streams.core.rows import (
     HOURS,
     POLLS,

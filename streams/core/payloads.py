@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from streams.core.exceptions import PayloadError, RowError, TimestampError, quote
-from streams.core.polllog import Keys
+from streams.core.pollkeys import Keys
 from streams.core.rows import parse_poll_fields, parse_store_id, parse_time_of_day
 from streams.core.schedule import Profile, Shift
 from streams.core.timestamps import TimeBounds

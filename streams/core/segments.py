@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from streams.core.polllog import Keys, normalize_keys
+from streams.core.pollkeys import Keys, normalize_keys
 from streams.core.schedule import Profile
 from streams.core.timeline import last_observation_before
 from streams.core.timestamps import US_PER_DAY
@@ -78,7 +78,7 @@ def merge(segments: Iterable[tuple[bytes, bytes]]) -> Keys:
     parts = [decode(k, v) for k, v in segments]
     if not parts:
         return _EMPTY
-    return normalize_keys(np.concatenate(parts), None)
+    return normalize_keys(np.concatenate(parts))
 
 
 def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Keys:
@@ -141,7 +141,7 @@ def plan_compaction(
         elif int(polls[-1]) >> 1 >= tail_from:
             kept_tail.append(polls[(polls >> 1) >= tail_from])
     if kept_tail:
-        key, value = encode(store, normalize_keys(np.concatenate(kept_tail), None))
+        key, value = encode(store, normalize_keys(np.concatenate(kept_tail)))
         wanted[key] = value
     puts = {k: v for k, v in wanted.items() if refresh or segments.get(k) != v}
     deletes = [k for k in segments if k not in wanted]

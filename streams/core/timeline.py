@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from streams.core.polllog import Keys
+from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile, business_intervals
 from streams.core.timestamps import US_PER_DAY
 

@@ -11,14 +11,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.polllog import PollLog
+from streams.core.pollkeys import normalize_keys
 from streams.core.report import WINDOWS_US, ReportRow, store_row
 from streams.core.schedule import Profile
+from streams.core.segments import decode, encode, merge
 from streams.core.timeline import Timeline
 from streams.core.timestamps import format_timestamp
 from streams.offline import compute_offline
 from tests.unit.core import reference
-from tests.unit.core.helpers import BOUNDS
+from tests.unit.core.helpers import BOUNDS, keys_of, segments_of
 
 ZONES = [
     None,
@@ -73,9 +74,8 @@ def scenarios(
 
 
 def _core_row(polls: list[tuple[int, bool]], prof: Profile, now_us: int) -> ReportRow | None:
-    log = PollLog()
-    log.add_many(polls)
-    return store_row("s", Timeline.for_report(log.keys, prof, now_us), now_us)
+    keys = normalize_keys(keys_of(polls))
+    return store_row("s", Timeline.for_report(keys, prof, now_us), now_us)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,16 +137,11 @@ def test_uptime_plus_downtime_is_the_reference_business_time_in_any_arrival_orde
     rnd: random.Random,
 ) -> None:
     polls, prof, shifts, zone, now_us = scenario
-    in_order = PollLog()
-    in_order.add_many(sorted(polls))
-    shuffled = list(polls) + rnd.sample(polls, k=len(polls) // 2)  # with replays
-    rnd.shuffle(shuffled)
-    any_order = PollLog()
-    for i in range(0, len(shuffled), 3):  # read between batches: normalizes each time
-        any_order.add_many(shuffled[i : i + 3])
-        assert len(any_order) >= 1
-    assert any_order == in_order
-    row = store_row("s", Timeline.for_report(any_order.keys, prof, now_us), now_us)
+    in_order = normalize_keys(keys_of(sorted(polls)))
+    replays = list(polls) + rnd.sample(polls, k=len(polls) // 2)
+    stored = merge(segments_of(b"s", replays, rnd).items())  # any order, any batches
+    assert np.array_equal(stored, in_order)
+    row = store_row("s", Timeline.for_report(stored, prof, now_us), now_us)
     if row is None or row[1:] == (0,) * 6:  # no poll yet, or no observation: nothing to add up
         return
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
@@ -158,15 +153,12 @@ def test_uptime_plus_downtime_is_the_reference_business_time_in_any_arrival_orde
         assert down >= 0
 
 
-@given(st.lists(st.tuples(st.integers(0, 10**16), st.booleans()), max_size=200))
-def test_poll_log_round_trips_through_bytes(polls: list[tuple[int, bool]]) -> None:
-    log = PollLog()
-    log.add_many(polls)
-    data = log.to_bytes()
-    assert len(data) == 1 + 8 * len(log)
-    again = PollLog.from_bytes(data)
-    assert again == log
-    assert np.array_equal(again.keys, log.keys)
+@given(st.lists(st.tuples(st.integers(0, 10**16), st.booleans()), min_size=1, max_size=200))
+def test_a_segment_round_trips_through_its_key_and_value(polls: list[tuple[int, bool]]) -> None:
+    keys = normalize_keys(keys_of(polls))
+    key, value = encode(b"store-1", keys)
+    assert len(value) == 8 * (len(keys) - 1)
+    assert np.array_equal(decode(key, value), keys)
 
 
 @st.composite
@@ -193,7 +185,7 @@ def exports(draw: st.DrawFn) -> tuple[dict[str, list[tuple[int, bool]]], dict[st
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exports(), st.randoms())
-def test_offline_report_equals_the_report_built_through_the_poll_log(
+def test_offline_report_equals_the_report_built_from_the_streams_segments(
     data, rnd: random.Random
 ) -> None:  # type: ignore[no-untyped-def]
     stores, profiles, n_us = data
@@ -221,14 +213,8 @@ def test_offline_report_equals_the_report_built_through_the_poll_log(
         )
     streamed = []
     for sid in sorted(stores):
-        log = PollLog()
-        polls = list(stores[sid])
-        rnd.shuffle(polls)  # any arrival order, in batches of any size
-        while polls:
-            cut = rnd.randint(1, len(polls))
-            log.add_many(polls[:cut])
-            polls = polls[cut:]
-        got = store_row(sid, Timeline.for_report(log.keys, profiles[sid], n_us), n_us)
+        stored = merge(segments_of(sid.encode(), stores[sid], rnd).items())
+        got = store_row(sid, Timeline.for_report(stored, profiles[sid], n_us), n_us)
         if got is not None:
             streamed.append(got)
     assert offline.rows == streamed

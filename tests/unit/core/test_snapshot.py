@@ -1,62 +1,58 @@
-"""The store index and timeline cache that serve reports from a worker's tables."""
+"""Built timelines kept between reports: reuse, rebuild on change, eviction by bytes."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from streams.core.payloads import encode_profile
-from streams.core.polllog import PollLog
+from streams.core.pollkeys import normalize_keys
 from streams.core.schedule import Profile
-from streams.core.snapshot import StoreIndex, TimelineCache, newest_of
+from streams.core.snapshot import TimelineCache
+from streams.core.timeline import Timeline
+from tests.unit.core.helpers import keys_of
+
+HOUR = 3_600_000_000
 
 
-def _log(*polls: tuple[int, bool]) -> bytes:
-    log = PollLog()
-    log.add_many(polls)
-    return log.to_bytes()
+def _builder(polls: list[tuple[int, bool]], built: list[int]):  # type: ignore[no-untyped-def]
+    def build(n_us: int) -> Timeline:
+        built.append(n_us)
+        return Timeline.for_report(normalize_keys(keys_of(polls)), Profile((), None), n_us)
+
+    return build
 
 
-def test_index_scans_once_then_follows_writes() -> None:
-    table = {b"a": _log((10, True)), b"b": _log((20, False)), b"c": _log((5, True))}
-    partition = {b"a": 0, b"b": 1, b"c": 0, b"d": 0}
-    scans = []
-
-    def items() -> list[tuple[bytes, bytes]]:
-        scans.append(1)
-        return list(table.items())
-
-    index = StoreIndex()
-    index.put(0, b"a", _log((99, True)))  # not indexed yet: ignored
-    index.ensure([0, 1], items, partition.__getitem__)
-    index.ensure([0, 1], items, partition.__getitem__)
-    assert len(scans) == 1
-    assert set(index.stores(0)) == {b"a", b"c"}
-    assert index.newest(0) == 10
-    assert index.newest(1) == 20
-    index.put(0, b"d", _log((30, True)))
-    assert set(index.stores(0)) == {b"a", b"c", b"d"}
-    assert index.newest(0) == 30
-    index.clear()
-    assert index.stores(0) == {}
-    index.ensure([0], items, partition.__getitem__)
-    assert len(scans) == 2
+def test_reuses_unchanged_timelines_and_rows_and_rebuilds_changed_ones() -> None:
+    cache = TimelineCache(budget_bytes=10**9)
+    built: list[int] = []
+    build = _builder([(10 * HOUR, True)], built)
+    first = cache.timeline(b"s", 1, b"p", 11 * HOUR, build)
+    assert cache.timeline(b"s", 1, b"p", 11 * HOUR, build) is first
+    row = cache.row(b"s", 1, b"p", 11 * HOUR, build)
+    assert row is not None
+    assert row.uptime_hour == 2 * HOUR
+    assert cache.row(b"s", 1, b"p", 11 * HOUR, build) is row
+    assert built == [11 * HOUR]
+    cache.timeline(b"s", 2, b"p", 11 * HOUR, build)  # the store was written: version 2
+    cache.timeline(b"s", 2, b"q", 11 * HOUR, build)  # its profile changed
+    cache.timeline(b"s", 2, b"q", 40 * 24 * HOUR, build)  # a report time out of reach
+    assert len(built) == 4
+    assert cache.fresh(b"s", 2, b"q")
+    assert not cache.fresh(b"s", 1, b"q")
 
 
-def test_newest_of_reads_the_last_key() -> None:
-    assert newest_of(_log((7, True), (3, False))) == 7
-    assert newest_of(PollLog().to_bytes()) is None
-
-
-def test_cache_reuses_unchanged_timelines_and_rebuilds_changed_ones() -> None:
-    cache = TimelineCache()
-    hour = 3_600_000_000
-    log_bytes = _log((10 * hour, True))
-    profile = encode_profile(Profile((), None))
-    first = cache.timeline(b"s", log_bytes, profile, 11 * hour)
-    assert cache.timeline(b"s", log_bytes, profile, 11 * hour) is first
-    assert cache.timeline(b"s", _log((10 * hour, False)), profile, 11 * hour) is not first
-    changed_hours = encode_profile(Profile(((0, 0, hour),), "UTC"))
-    assert cache.timeline(b"s", log_bytes, changed_hours, 11 * hour) is not first
-    rows = cache.rows([(b"s", log_bytes, profile)], 11 * hour)
-    assert [r.store_id for r in rows] == ["s"]
-    assert np.isclose(rows[0].uptime_hour, 2 * hour)
+def test_least_recently_used_entries_go_past_the_budget() -> None:
+    probe = TimelineCache(budget_bytes=10**9)
+    probe.timeline(b"x", 1, None, HOUR, _builder([(0, True)], []))
+    one = probe.nbytes
+    cache = TimelineCache(budget_bytes=3 * one)
+    for name in (b"a", b"b", b"c"):
+        cache.timeline(name, 1, None, HOUR, _builder([(0, True)], []))
+    cache.timeline(b"a", 1, None, HOUR, _builder([(0, True)], []))  # a is used again
+    cache.timeline(b"d", 1, None, HOUR, _builder([(0, True)], []))
+    assert cache.nbytes <= 3 * one
+    assert cache.evictions == 1
+    assert not cache.fresh(b"b", 1, None)  # the least recently used went
+    assert cache.fresh(b"a", 1, None)
+    cache.forget({b"a"})
+    assert not cache.fresh(b"a", 1, None)
+    cache.forget()
+    assert len(cache) == 0
+    assert cache.nbytes == 0
