@@ -57,9 +57,12 @@ class Coordinator:
     async def start(self) -> None:
         """Connect to Kafka; from here on every report part is seen."""
         await ensure_topics_async(self.settings)
+        # A few milliseconds of linger let concurrent requests share one produce request;
+        # without it they queue behind each other's acknowledgements.
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+            bootstrap_servers=self.settings.bootstrap_servers, acks="all",
+            enable_idempotence=True, linger_ms=3,
+        )  # fmt: skip
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,

@@ -14,19 +14,19 @@ from streams.core.exceptions import RowError
 from streams.core.rows import parse_store_id
 
 
-def get_coordinator(request: Request) -> Coordinator:
+async def get_coordinator(request: Request) -> Coordinator:
     """The app's coordinator (set up by the lifespan)."""
     coordinator: Coordinator = request.app.state.coordinator
     return coordinator
 
 
-def get_store(request: Request) -> ReportStore:
+async def get_store(request: Request) -> ReportStore:
     """The app's report store."""
     store: ReportStore = request.app.state.store
     return store
 
 
-def get_monitor(request: Request) -> Monitor:
+async def get_monitor(request: Request) -> Monitor:
     """The app's monitor."""
     monitor: Monitor = request.app.state.monitor
     return monitor
@@ -37,7 +37,7 @@ CoordinatorDep = Annotated[Coordinator, Depends(get_coordinator)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]
 
 
-def get_store_id(
+async def get_store_id(
     store_id: Annotated[str, Path(description="the store id: 1–128 of A–Z a–z 0–9 . _ : -")],
 ) -> str:
     """The path's store id, checked by the rule every entrance uses (SPEC §1)."""

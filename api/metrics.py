@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REPORT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -31,15 +31,34 @@ class ApiMetrics:
 
     def install(self, app: FastAPI) -> None:
         """Count and time every request by its route template (not its raw path)."""
+        app.add_middleware(_Measure, metrics=self)
 
-        @app.middleware("http")
-        async def measure(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            name = getattr(route, "path", "unmatched")
-            self.requests.labels(request.method, name, str(response.status_code)).inc()
-            self.latency.labels(request.method, name).observe(time.perf_counter() - started)
-            return response
+
+class _Measure:
+    """A plain ASGI middleware (``BaseHTTPMiddleware`` costs a task and a stream per
+    request): it notes the status sent and, when the response is done, counts it."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            name = getattr(scope.get("route"), "path", "unmatched")
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, name, str(status)).inc()
+            self.metrics.latency.labels(method, name).observe(time.perf_counter() - started)

@@ -13,7 +13,7 @@ from streams.core.snapshot import TimelineCache
 from streams.settings import get_settings
 from streams.state.index import StoreIndex
 from streams.state.profiles import ProfileIndex
-from streams.state.segments import SegmentStore
+from streams.state.segments import KafkaChangelog, SegmentStore
 from streams.topics import topics_for
 
 settings = get_settings()
@@ -35,7 +35,7 @@ app = faust.App(
     producer_acks=-1,
     web_enabled=settings.web_port is not None,
     web_port=settings.web_port or 6066,
-    broker_commit_interval=1.0,
+    broker_commit_interval=settings.commit_every_s,
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
 )
@@ -89,10 +89,16 @@ def _table(cls: Any, name: str, help_: str) -> Any:
 polls = _table(PollsTable, "polls", "each store's polls as append-only segments")
 profiles = _table(faust.Table, "profiles", "each store's weekly schedule and zone (JSON)")
 
-segments = SegmentStore(polls)
-index = StoreIndex(
-    settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p))
+# Faust's own producer, so that its flush before each offset commit covers the changelog.
+segments = SegmentStore(
+    polls,
+    KafkaChangelog(
+        polls,
+        polls.changelog_topic.get_topic_name(),
+        lambda: app.producer._ensure_producer(),  # noqa: PLW0108 - app.producer is made lazily
+    ),
 )
+index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)
 

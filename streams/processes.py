@@ -45,9 +45,13 @@ class Supervisor:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """Start ``storemon ARGS`` as ``name``, logging to ``<folder>/<name>.log``."""
+        return self.start_command(name, [STOREMON, *args])
+
+    def start_command(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` as ``name`` with these settings, logging to ``<folder>/<name>.log``."""
         with self.log_path(name).open("ab") as log:
             proc = subprocess.Popen(
-                [STOREMON, *args], env=settings_env(self.settings), stdout=log,
+                argv, env=settings_env(self.settings), stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
             )  # fmt: skip
         self.processes[name] = proc

@@ -39,8 +39,10 @@ class Settings(BaseSettings):
         6.0, ge=6, description="a worker that stops heartbeating is replaced after this long"
     )
     refresh_every_s: float = Field(
-        7 * 86400.0, gt=0, description="how often a store's segments are written to the "
-        "changelog again (it deletes records older than changelog_retention_s)"
+        7 * 86400.0,
+        gt=0,
+        description="how often a store's segments are written to the "
+        "changelog again (it deletes records older than changelog_retention_s)",
     )
     changelog_retention_s: float = Field(
         21 * 86400.0, gt=0, description="the polls changelog keeps records this long"
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
         1536 * 1024 * 1024, gt=0, description="memory a worker may use for built timelines"
     )
     web_port: int | None = Field(None, description="a worker's Faust web port; None: no web")
+    commit_every_s: float = Field(1.0, gt=0, description="how often a worker commits offsets")
     report_every_s: float | None = Field(
         None, gt=0, description="take a report on its own every this many seconds; None: never"
     )

@@ -1,13 +1,16 @@
 """Polls, hours and zones into the per-store tables.
 
-Polls are taken in batches (up to ``BATCH`` messages, or what came in ``WITHIN_S``), grouped
-by store, and written as one new segment per store with one RocksDB write per partition
-(``streams/core/segments.py``). Offsets are acknowledged after the writes; a batch read
-again after a crash writes segments that hold the same polls, which changes nothing.
+Polls are gathered into batches, grouped by store, and written as one new segment per
+store with one RocksDB write per partition (``streams/core/segments.py``). A batch is
+written when ``BATCH`` messages are in hand or when no more are waiting: under load the
+batches grow, and a lone poll is written at once (group commit, no timer). Offsets are
+acknowledged after the writes; a batch read again after a crash writes segments that
+hold the same polls, which changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -42,7 +45,36 @@ from streams.core.segments import encode
 from streams.topics import partition_of
 
 BATCH = 4_000
-WITHIN_S = 0.05
+SETTLE_S = 0.005
+"""How long an empty queue must stay empty before a batch is written."""
+BUSY_PER_S = 200
+
+
+class Load:
+    """Whether the polls agent is working through a backlog (over ``BUSY_PER_S`` messages
+    in the last second or the one before), so that work that can wait (warming,
+    compaction) does."""
+
+    def __init__(self) -> None:
+        self._second = 0
+        self._count = 0
+        self._last = 0
+
+    def batch(self, size: int) -> None:
+        """Record a batch of ``size`` messages."""
+        second = int(time.monotonic())
+        if second != self._second:
+            self._last = self._count if second == self._second + 1 else 0
+            self._second, self._count = second, 0
+        self._count += size
+
+    def busy(self) -> bool:
+        """True while messages keep coming fast."""
+        self.batch(0)
+        return max(self._count, self._last) >= BUSY_PER_S
+
+
+load = Load()
 
 
 @lru_cache(maxsize=262_144)
@@ -65,9 +97,20 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
 
 @app.agent(polls_topic, name="ingest-polls")
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
-    """Each batch of messages: one new segment per store, one write per partition."""
-    async for events in stream.take_events(BATCH, WITHIN_S):
-        await ingest_batch(events)
+    """Each batch of messages: one new segment per store, one write per partition; the
+    batch's offsets are acknowledged after its writes."""
+    manual = stream.noack()
+    waiting = manual.channel.queue  # messages fetched for this agent, not yet taken
+    batch: list[faust.EventT] = []
+    async for event in manual.events():
+        batch.append(event)
+        if len(batch) < BATCH and waiting.empty():
+            await asyncio.sleep(SETTLE_S)  # the fetcher refills the queue a slice at a time
+        if len(batch) >= BATCH or waiting.empty():
+            await ingest_batch(batch)
+            for done in batch:
+                await manual.ack(done)
+            batch = []
 
 
 async def ingest_batch(events: Sequence[faust.EventT]) -> None:
@@ -88,10 +131,11 @@ async def ingest_batch(events: Sequence[faust.EventT]) -> None:
         if len(batch.keys):
             groups.setdefault((event.message.partition, store), []).append(batch.keys)
     if groups:
-        write_groups(groups)
+        await write_groups(groups)
+    load.batch(len(events))
 
 
-def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
+async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
     """One segment per store, one RocksDB write (and its changelog records) per partition."""
     now = time.time()
     puts: dict[int, dict[bytes, bytes]] = {}
@@ -111,7 +155,7 @@ def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
     for partition, batch in puts.items():
         index.partition(partition, now)
         stamp = newest[partition] if index.newer(partition, newest[partition]) else None
-        segments.write(partition, batch, newest_us=stamp)
+        await segments.write(partition, batch, newest_us=stamp)
         for store in stores[partition]:
             index.wrote(partition, store, 1, now)
 

@@ -1,4 +1,5 @@
-"""Work between messages, a little at a time: compacting stores with many segments,
+"""Work between messages, a little at a time, and none while the polls agent works
+through a backlog: compacting stores with many segments,
 writing each store's segments to the changelog again before they age out of it, and
 rebuilding changed timelines so that a report finds them ready.
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from streams.agents.ingest import load
 from streams.agents.reports import build, owned_partitions
 from streams.app import app, held_partitions, index, profile_index, profiles, segments, timelines
 from streams.core.payloads import decode_profile
@@ -19,21 +21,21 @@ EVERY_S = 1.0
 BUDGET_S = 0.15
 
 
-def compact(partition: int, store: bytes, refresh: bool) -> None:
+async def compact(partition: int, store: bytes, refresh: bool) -> None:
     """Seal the store's older days and drop what retention allows (see ``plan_compaction``);
     with ``refresh``, write every segment it keeps to the changelog again."""
     found = segments.read(partition, store)
     profile = decode_profile(profile_index.get(store, profiles.get))
     plan = plan_compaction(store, found, profile, refresh=refresh)
     if plan.puts or plan.deletes:
-        segments.write(partition, plan.puts, plan.deletes)
+        await segments.write(partition, plan.puts, plan.deletes)
     index.counted(partition, store, len((found.keys() - set(plan.deletes)) | plan.puts.keys()))
 
 
 @app.timer(interval=EVERY_S)
 async def maintain() -> None:
     """Compact, refresh and warm, within the tick's budget."""
-    if app.in_recovery or app.rebalancing:
+    if app.in_recovery or app.rebalancing or load.busy():
         return
     now = time.time()
     deadline = time.perf_counter() + BUDGET_S
@@ -46,10 +48,10 @@ async def maintain() -> None:
             return
         index.crowded.pop((partition, store), None)
         if partition in actives:
-            compact(partition, store, refresh=False)
+            await compact(partition, store, refresh=False)
     for partition, store in index.due(now):
         if partition in actives:
-            compact(partition, store, refresh=True)
+            await compact(partition, store, refresh=True)
         if time.perf_counter() > deadline:
             return
     newest = [n for p in held if (n := index.partition(p, now).newest_us) is not None]

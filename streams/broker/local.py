@@ -41,6 +41,15 @@ def kafka_version() -> str:
     return match[1]
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64) that never begins with
+    ``-``, which ``kafka-storage format`` would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class BrokerStatus(NamedTuple):
     """What ``storemon kafka status`` reports."""
 
@@ -192,10 +201,9 @@ class LocalKafka:
     def _format(self) -> None:
         if (self.data / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [
             self._java(), "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}",
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "--standalone",
+            "kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "--standalone",
             "-c", str(self.config),
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-
 Keys = npt.NDArray[np.int64]
 """Polls as sorted int64 keys ``ts_us * 2 + active``: at one instant ``inactive`` sorts first."""
 

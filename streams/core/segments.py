@@ -83,8 +83,10 @@ def merge(segments: Iterable[tuple[bytes, bytes]]) -> Keys:
 
 def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Keys:
     """What a store keeps of ``keys`` (sorted, one per instant): every poll within
-    ``retention_us`` of the newest, and the newest poll before that horizon that lies in
-    business hours (carry-in: its status still reaches into the oldest window)."""
+    ``retention_us`` of the newest; the newest poll before that horizon that lies in
+    business hours (carry-in: its status still reaches into the oldest window); and the
+    newest poll before the horizon at all (so the store still has a row for a report time
+    before its first poll in the horizon, SPEC §4). The last two are often one poll."""
     if len(keys) == 0:
         return keys
     horizon = (int(keys[-1]) >> 1) - retention_us
@@ -92,8 +94,8 @@ def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Ke
     if cut == 0:
         return keys
     carry = last_observation_before(keys[:cut], profile, horizon)
-    head = np.array([carry], dtype=np.int64) if carry is not None else _EMPTY
-    return np.concatenate((head, keys[cut:]))
+    head = sorted({int(keys[cut - 1])} | ({carry} if carry is not None else set()))
+    return np.concatenate((np.array(head, dtype=np.int64), keys[cut:]))
 
 
 class Compaction(NamedTuple):

@@ -55,9 +55,7 @@ class TimelineCache:
         """Whether the store's cached timeline was built from this version and profile."""
         entry = self._entries.get(store)
         return (
-            entry is not None
-            and entry.version == version
-            and entry.profile_bytes == profile_bytes
+            entry is not None and entry.version == version and entry.profile_bytes == profile_bytes
         )
 
     def _entry(

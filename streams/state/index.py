@@ -76,9 +76,7 @@ class StoreIndex:
         # A store seen for the first time (or after a restart, when its segments' age in
         # the changelog is unknown) is refreshed within one period, spread by its id.
         spread = (zlib.crc32(store) % 10_000) / 10_000 if first else 1.0
-        heapq.heappush(
-            self._refresh, (now + spread * self.refresh_every_s, partition, store)
-        )
+        heapq.heappush(self._refresh, (now + spread * self.refresh_every_s, partition, store))
 
     def wrote(self, partition: int, store: bytes, segments: int, now: float) -> None:
         """Record ``segments`` new segments of ``store`` (a write or a changelog record)."""

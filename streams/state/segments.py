@@ -4,34 +4,96 @@ Faust keeps one RocksDB per table partition (``table.data``); the agents write s
 straight into it with one ``WriteBatch`` per partition and send the same puts to the
 changelog, which is what a restore or a standby replays. Deletes (retention, merging) are
 local only: the changelog drops records by age instead (``streams/topics.py``).
+
+The changelog records of one write go as one Kafka record batch on Faust's own producer
+(whose flush, before every offset commit, waits for them), and the table's persisted
+offset is set once per batch when the broker acknowledges it: Faust's per-record path
+(a buffered send, a callback and a RocksDB write per record) would cost more than the
+rest of a live poll's processing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from faust.types import TP
 from rocksdict import Rdict, WriteBatch
 
 from streams.core.segments import NEWEST, SEGMENT, prefix, store_of
 
+log = logging.getLogger(__name__)
 
-class ChangelogTable(Protocol):
-    """What this needs of a Faust table: its store and its changelog."""
+
+class Table(Protocol):
+    """What this needs of a Faust table: its store (``faust.stores.rocksdb.Store``)."""
 
     @property
     def data(self) -> Any:
-        """The table's store (``faust.stores.rocksdb.Store``)."""
+        """The table's store."""
 
-    def send_changelog(self, partition: int | None, key: Any, value: Any) -> Any:
-        """Send one record to the changelog partition."""
+
+class Changelog(Protocol):
+    """Where a write's changelog records go."""
+
+    async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+        """Send the records, in order, to the changelog partition."""
+
+
+class KafkaChangelog:
+    """The table's changelog topic, written a record batch at a time on ``producer``."""
+
+    def __init__(self, table: Table, topic: str, producer: Callable[[], AIOKafkaProducer]) -> None:
+        self.table = table
+        self.topic = topic
+        self._producer = producer
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer (it exists once the app has started)."""
+        return self._producer()
+
+    async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+        """Send the records; once acknowledged, the last one's offset is persisted."""
+        batch = self.producer.create_batch()
+        for key, value in records:
+            while batch.append(key=key, value=value, timestamp=None) is None:
+                await self._send(batch, partition)  # full: send it, start another
+                batch = self.producer.create_batch()
+        await self._send(batch, partition)
+
+    async def _send(self, batch: Any, partition: int) -> None:
+        count = batch.record_count()
+        if not count:
+            return
+        batch.close()
+        future = await self.producer.send_batch(batch, self.topic, partition=partition)
+        future.add_done_callback(lambda f: self._acknowledged(f, partition, count))
+
+    def _acknowledged(
+        self, future: asyncio.Future[RecordMetadata], partition: int, count: int
+    ) -> None:
+        if future.cancelled() or future.exception() is not None:
+            log.error(
+                "the changelog write to %s partition %d failed (%s): the local state is "
+                "ahead of the changelog until the next write of those stores",
+                self.topic, partition, future.exception() or "cancelled",
+            )  # fmt: skip
+            return
+        last = future.result().offset + count - 1
+        self.table.data.set_persisted_offset(TP(self.topic, partition), last)
 
 
 class SegmentStore:
     """Segments of the stores of the partitions this worker holds (active or standby)."""
 
-    def __init__(self, table: ChangelogTable) -> None:
+    def __init__(self, table: Table, changelog: Changelog | None = None) -> None:
         self.table = table
+        self.changelog = changelog
 
     def _db(self, partition: int) -> Rdict:
         db: Rdict = self.table.data._db_for_partition(partition)
@@ -69,27 +131,22 @@ class SegmentStore:
         value = self._db(partition).get(NEWEST)
         return int.from_bytes(value, "big") if value else None
 
-    def write(
+    async def write(
         self,
         partition: int,
         puts: Mapping[bytes, bytes],
         deletes: Iterable[bytes] = (),
         newest_us: int | None = None,
-        changelog: bool = True,
     ) -> None:
-        """One atomic RocksDB write; with ``changelog``, the puts (not the deletes) go to
-        the changelog too."""
+        """One atomic RocksDB write; the puts (not the deletes) go to the changelog too."""
         batch = WriteBatch(raw_mode=True)
-        for key, value in puts.items():
+        records = list(puts.items())
+        if newest_us is not None:
+            records.append((NEWEST, newest_us.to_bytes(8, "big")))
+        for key, value in records:
             batch.put(key, value)
         for key in deletes:
             batch.delete(key)
-        if newest_us is not None:
-            batch.put(NEWEST, newest_us.to_bytes(8, "big"))
         self._db(partition).write(batch)
-        if changelog:
-            send = self.table.send_changelog
-            for key, value in puts.items():
-                send(partition, key, value)
-            if newest_us is not None:
-                send(partition, NEWEST, newest_us.to_bytes(8, "big"))
+        if self.changelog is not None and records:
+            await self.changelog.send(partition, records)

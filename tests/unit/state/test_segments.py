@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
 
 from rocksdict import Options, Rdict
 
@@ -24,25 +24,29 @@ class _Store:
 
 
 class _Table:
-    """A table's RocksDB partitions, and what it would send to the changelog."""
-
     def __init__(self, folder: Path) -> None:
         self.data = _Store(folder)
-        self.sent: list[tuple[int | None, Any, Any]] = []
 
-    def send_changelog(self, partition: int | None, key: Any, value: Any) -> None:
-        self.sent.append((partition, key, value))
+
+class _Changelog:
+    """Records what a write sends to the changelog (no Kafka in unit tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, bytes, bytes]] = []
+
+    async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+        self.sent.extend((partition, k, v) for k, v in records)
 
 
 def test_write_read_list_and_delete_locally(tmp_path: Path) -> None:
-    table = _Table(tmp_path)
-    store = SegmentStore(table)
+    table = _Changelog()
+    store = SegmentStore(_Table(tmp_path), table)
     a1 = encode(b"a", keys_of([(10, True)]))
     a2 = encode(b"a", keys_of([(20, False), (30, True)]))
     ab = encode(b"ab", keys_of([(5, True)]))  # a store whose id starts like another's
     b1 = encode(b"b", keys_of([(7, True)]))
-    store.write(0, dict([a1, a2, ab, b1]), newest_us=30)
-    table.data._db_for_partition(0).put(b"__faust\x00offset__", b"42")  # Faust's own key
+    asyncio.run(store.write(0, dict([a1, a2, ab, b1]), newest_us=30))
+    store.table.data._db_for_partition(0).put(b"__faust\x00offset__", b"42")  # Faust's own key
     assert store.stores(0) == [b"a", b"ab", b"b"]
     assert store.newest(0) == 30
     assert (
@@ -52,9 +56,9 @@ def test_write_read_list_and_delete_locally(tmp_path: Path) -> None:
     assert list(store.read(0, b"ab")) == [ab[0]]
     assert [(k, v) for _, k, v in table.sent] == [a1, a2, ab, b1, (NEWEST, (30).to_bytes(8, "big"))]
     table.sent.clear()
-    store.write(0, {}, deletes=[a1[0]])
+    asyncio.run(store.write(0, {}, deletes=[a1[0]]))
     assert list(store.read(0, b"a")) == [a2[0]]
     assert table.sent == []  # deletes stay local: the changelog drops records by age
-    store.write(1, dict([b1]), changelog=False)
-    assert store.stores(1) == [b"b"]
-    assert table.sent == []
+    quiet = SegmentStore(_Table(tmp_path / "standby"))  # no changelog: a local-only write
+    asyncio.run(quiet.write(1, dict([b1])))
+    assert quiet.stores(1) == [b"b"]
