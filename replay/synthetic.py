@@ -46,14 +46,19 @@ def generate(
     """Write ``status.csv``, ``menu_hours.csv`` and ``timezones.csv`` under ``out``.
 
     ``duplicates`` is the share of polls sent twice at the same instant, half of them with
-    the other status (SPEC §3: one observation, ``inactive`` wins).
+    the other status (SPEC §3: one observation, ``inactive`` wins). More ``stores`` than the
+    source has are made of copies of its stores, ``<id>-r<k>``, with their hours and zone.
     """
     rng = np.random.default_rng(seed)
     hours, _ = read_hours(source / "menu_hours.csv")
     zones, _ = read_zones(source / "timezones.csv")
     ids = sorted(zones.keys() | hours.keys())
     chosen = sorted(rng.choice(len(ids), size=min(stores, len(ids)), replace=False).tolist())
-    store_ids = np.array([ids[i] for i in chosen], dtype=object)
+    copies = [
+        (ids[i % len(ids)], f"{ids[i % len(ids)]}-r{i // len(ids) + 1}")
+        for i in range(max(0, stores - len(ids)))
+    ]
+    store_ids = np.array([ids[i] for i in chosen] + [c for _, c in copies], dtype=object)
     per_store = int(days * 24)
     end_us = int(np.datetime64(end, "us").astype(np.int64))
     start_us = end_us - per_store * 3_600_000_000
@@ -101,8 +106,14 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     status = out / "store_status.csv"
     frame.write_csv(status)
-    shutil.copyfile(source / "menu_hours.csv", out / "menu_hours.csv")
-    shutil.copyfile(source / "timezones.csv", out / "timezones.csv")
+    for name in ("menu_hours.csv", "timezones.csv"):
+        if not copies:
+            shutil.copyfile(source / name, out / name)
+            continue
+        rows = pl.read_csv(source / name, infer_schema=False)
+        mapping = pl.DataFrame({"store_id": [b for b, _ in copies], "copy": [c for _, c in copies]})
+        again = rows.join(mapping, on="store_id").with_columns(store_id=pl.col("copy"))
+        pl.concat([rows, again.drop("copy")]).write_csv(out / name)
     return Generated(
         status,
         out / "menu_hours.csv",

@@ -75,12 +75,18 @@ class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are
                 index.wrote(message.partition, store, 1, now)
 
 
+STANDBY_BUFFER = 50
+"""A standby applies changelog records in batches of this many per partition (Faust's
+default, 1,000, leaves up to 999 records of a quiet partition unapplied, and their stores
+cold, until the partition fails over)."""
+
+
 def _table(cls: Any, name: str, help_: str) -> Any:
     # bytes keys and values: Faust then uses its "raw" codec, no JSON round trip.
     return app.tables.add(
         cls(
             app, name=name, beacon=app.tables.beacon, key_type=bytes, value_type=bytes,
-            partitions=settings.partitions, help=help_,
+            partitions=settings.partitions, help=help_, standby_buffer_size=STANDBY_BUFFER,
         )
     )  # fmt: skip
 
