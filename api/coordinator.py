@@ -1,4 +1,9 @@
-"""Taking a report: fan a request out to every partition, gather the parts, write the CSV."""
+"""Taking a report: fan a request out to every partition, gather the parts, write the CSV.
+
+The coordinator's Kafka clients live in one supervised task (``run``): it connects, reads
+report parts until something breaks, and is started again; meanwhile sends answer
+:class:`KafkaUnavailableError` (a 503 at the HTTP edge) and the API stays up, unready.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,9 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from api.reportstore import ReportStore
-from streams.core.payloads import (
-    ROWS,
-    WATERMARK,
-    PayloadError,
-    ReportPart,
-    ReportRequest,
-    decode_part,
-    encode_polls,
-    encode_request,
-)
+from streams.core.exceptions import PayloadError
+from streams.core.payloads import encode_polls
+from streams.core.protocol import ROWS, WATERMARK, ReportPart, ReportRequest, decode_part, encode
 from streams.core.report import check_as_of
 from streams.core.timestamps import format_timestamp
 from streams.settings import Settings
@@ -33,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class PartitionsSilentError(TimeoutError):
     """Some partitions did not answer in time."""
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The coordinator is not connected to Kafka (yet, or any more)."""
 
 
 class Coordinator:
@@ -49,73 +51,84 @@ class Coordinator:
         self.store = store
         self.topics = topics_for(settings)
         self._producer: AIOKafkaProducer | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Queue[ReportPart]] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self.unreadable_parts = 0
+        """Messages on the report-parts topic that were not report parts (skipped)."""
+        self.on_connected: Callable[[], None] = lambda: None
+        """Called once connected (the supervisor marks the task up)."""
 
-    async def start(self) -> None:
-        """Connect to Kafka; from here on every report part is seen."""
-        await ensure_topics_async(self.settings)
-        # A few milliseconds of linger let concurrent requests share one produce request;
-        # without it they queue behind each other's acknowledgements.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers, acks="all",
-            enable_idempotence=True, linger_ms=3,
+    @property
+    def connected(self) -> bool:
+        """Whether requests and polls can be sent now."""
+        return self._producer is not None
+
+    async def run(self) -> None:
+        """Connect, then read report parts until the connection breaks (supervised)."""
+        servers = self.settings.bootstrap_servers
+        producer = AIOKafkaProducer(
+            bootstrap_servers=servers, acks="all", enable_idempotence=True, linger_ms=3,
+            request_timeout_ms=15_000,
         )  # fmt: skip
-        await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-        )
-        await self._consumer.start()
-        tp = TopicPartition(self.topics.report_parts.name, 0)
-        self._consumer.assign([tp])
-        await self._consumer.seek_to_end(tp)
-        await self._consumer.position(tp)  # resolve "end" now, before any request goes out
-        self._reader = asyncio.create_task(self._read_parts())
-        abandoned = self.store.fail_abandoned()
-        if abandoned:
-            log.warning("marked %d reports left running by a previous API as failed", abandoned)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
+            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=40 * 1024 * 1024,
+        )  # fmt: skip
+        try:
+            await ensure_topics_async(self.settings)
+            await producer.start()
+            await consumer.start()
+            tp = TopicPartition(self.topics.report_parts.name, 0)
+            consumer.assign([tp])
+            await consumer.seek_to_end(tp)
+            await consumer.position(tp)  # resolve "end" now, before any request goes out
+            self._producer = producer
+            self.on_connected()
+            await self._read_parts(consumer)
+        finally:
+            self._producer = None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def stop(self) -> None:
-        """Stop reading and sending; running reports are cancelled."""
+        """Cancel the running reports (they are marked failed)."""
         for task in list(self._running):
             task.cancel()
-        if self._reader is not None:
-            self._reader.cancel()
+        for task in list(self._running):
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+                await task
 
-    async def _read_parts(self) -> None:
-        assert self._consumer is not None
-        async for message in self._consumer:
+    async def _read_parts(self, consumer: AIOKafkaConsumer) -> None:
+        async for message in consumer:
             try:
                 part = decode_part(message.value or b"")
             except PayloadError as exc:
-                log.warning("unreadable report part at offset %d: %s", message.offset, exc)
+                self.unreadable_parts += 1
+                log.warning("report part at offset %d skipped: %s", message.offset, exc)
                 continue
             queue = self._waiting.get(part.report_id)
             if queue is not None:
                 queue.put_nowait(part)
 
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise KafkaUnavailableError(
+                f"Kafka at {self.settings.bootstrap_servers} is not reachable now; "
+                "try again in a few seconds (GET /readyz says when it is)"
+            )
+        return self._producer
+
     async def send(self, topic: str, store_id: str, value: bytes) -> None:
         """One message keyed by store, acknowledged by all replicas."""
-        assert self._producer is not None
-        await self._producer.send_and_wait(topic, value, key=store_id.encode())
+        await self._require().send_and_wait(topic, value, key=store_id.encode())
 
     async def send_polls(self, by_store: dict[str, list[int]]) -> None:
         """Polls grouped by store, one message per store; returns once all are acknowledged."""
-        assert self._producer is not None
+        producer = self._require()
         futures = [
-            await self._producer.send(
+            await producer.send(
                 self.topics.polls.name,
                 encode_polls(store_id, np.array(keys, dtype=np.int64)),
                 key=store_id.encode(),
@@ -134,6 +147,7 @@ class Coordinator:
         (:class:`AsOfError`, SPEC §4); silent partitions raise
         :class:`PartitionsSilentError`.
         """
+        self._require()
         report_id = self.store.new_id()
         self._waiting[report_id] = asyncio.Queue()
         if as_of_us is not None:
@@ -188,7 +202,7 @@ class Coordinator:
                 duration_s=round(time.perf_counter() - started, 4),
                 timings=timings,
             )
-        except PartitionsSilentError as exc:
+        except (PartitionsSilentError, KafkaUnavailableError) as exc:
             self.store.fail(report_id, str(exc))
         except asyncio.CancelledError:
             self.store.fail(report_id, "the API stopped while this report ran; trigger it again")
@@ -211,36 +225,38 @@ class Coordinator:
         partitions: list[int],
         deadline: float,
     ) -> list[ReportPart]:
-        """Send one request per partition; return every partition's parts (each chunk once)."""
-        assert self._producer is not None
-        request = encode_request(ReportRequest(report_id, phase, n_us, store_id))
+        """Send one request per partition; return each partition's parts, all from one
+        answer (a partition's old and new owner may both answer; their chunks never mix)."""
+        producer = self._require()
+        request = encode(
+            ReportRequest(
+                report_id=report_id, phase=phase, n_us=n_us, store_id=store_id,  # type: ignore[arg-type]
+                deadline=time.time() + max(0.0, deadline - time.monotonic()),
+            )
+        )  # fmt: skip
         acks = [
-            await self._producer.send(self.topics.report_requests.name, request, partition=p)
+            await producer.send(self.topics.report_requests.name, request, partition=p)
             for p in partitions
         ]
         await asyncio.gather(*acks)
         queue = self._waiting[report_id]
-        got: dict[tuple[int, int], ReportPart] = {}
-        expected: dict[int, int] = {}
-
-        def done() -> bool:
-            return all(
-                p in expected and all((p, c) in got for c in range(expected[p])) for p in partitions
-            )
-
-        while not done():
+        answers: dict[int, dict[str, dict[int, ReportPart]]] = {p: {} for p in partitions}
+        done: dict[int, list[ReportPart]] = {}
+        while len(done) < len(partitions):
             remaining = deadline - time.monotonic()
             try:
                 part = await asyncio.wait_for(queue.get(), timeout=max(remaining, 0.001))
             except TimeoutError:
-                silent = sorted(p for p in partitions if p not in expected)
+                silent = sorted(set(partitions) - set(done))
                 raise PartitionsSilentError(
-                    f"partitions {silent or partitions} did not answer the {phase} request within "
+                    f"partitions {silent} did not answer the {phase} request within "
                     f"{self.settings.report_timeout_s:.0f} s: are the workers running and caught "
                     "up? `storemon lag` shows it"
                 ) from None
-            if part.phase != phase or part.partition not in partitions:
-                continue  # a late answer to an earlier phase, or a duplicate
-            expected[part.partition] = part.chunks
-            got[(part.partition, part.chunk)] = part
-        return [got[key] for key in sorted(got)]
+            if part.phase != phase or part.partition not in answers or part.partition in done:
+                continue  # a late answer to an earlier phase, a stranger, or one too many
+            chunks = answers[part.partition].setdefault(part.answer, {})
+            chunks[part.chunk] = part
+            if len(chunks) == part.chunks and all(c.chunks == part.chunks for c in chunks.values()):
+                done[part.partition] = [chunks[i] for i in sorted(chunks)]
+        return [part for p in sorted(done) for part in done[p]]

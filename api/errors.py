@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,6 +12,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone surrogate or any other odd
+    character a client sent, echoed in a message, can never make rendering fail."""
+
+    def render(self, content: Any) -> bytes:
+        """The body."""
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode()
 
 
 class ApiError(Exception):
@@ -25,28 +38,28 @@ def install(app: FastAPI) -> None:
     """Register the JSON error handlers."""
 
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+    async def api_error(_request: Request, exc: ApiError) -> SafeJSONResponse:
+        return SafeJSONResponse({"error": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+    async def http_error(_request: Request, exc: HTTPException) -> SafeJSONResponse:
+        return SafeJSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:
         problems = [
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
         text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return JSONResponse(
+        return SafeJSONResponse(
             {"error": f"invalid request: {text}", "details": problems}, status_code=422
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(_request: Request, exc: Exception) -> SafeJSONResponse:
         log.exception("unhandled error")
-        return JSONResponse(
+        return SafeJSONResponse(
             {"error": f"internal error ({type(exc).__name__}); the API's log has the details"},
             status_code=500,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,11 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.coordinator import Coordinator
+from api.coordinator import Coordinator, KafkaUnavailableError
+from api.errors import SafeJSONResponse
+from api.limits import BodyLimits
 from api.metrics import ApiMetrics
 from api.monitor import Monitor
 from api.reportstore import ReportStore
 from api.routes import ingest, ops, page, reports
+from api.tasks import Tasks
 from streams.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -25,49 +27,58 @@ async def _schedule(coordinator: Coordinator, every_s: float) -> None:
     """Take a report every ``every_s`` seconds (STOREMON_REPORT_EVERY_S)."""
     while True:
         await asyncio.sleep(every_s)
-        record = await coordinator.trigger(None, None, scheduled=True)
+        try:
+            record = await coordinator.trigger(None, None, scheduled=True)
+        except KafkaUnavailableError as exc:
+            log.warning("scheduled report skipped: %s", exc)
+            continue
         log.info("scheduled report %s", record["report_id"])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API; it connects to Kafka when it starts."""
+    """The API. It starts whether Kafka answers or not, unready until it does; its Kafka
+    clients live in supervised tasks that connect, and connect again, on their own."""
     settings = settings or get_settings()
     metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = ReportStore(settings.reports_dir)
+        store = ReportStore(settings.reports_dir, settings.report_retention)
+        abandoned = store.fail_abandoned()
+        if abandoned:
+            log.warning("marked %d reports left running by a previous API as failed", abandoned)
         coordinator = Coordinator(
             settings, store, lambda status, s: metrics.reports.labels(status).observe(s)
         )
-        await coordinator.start()
         monitor = Monitor(settings)
-        await monitor.start()
+        tasks = Tasks()
+        kafka = tasks.start("report-coordinator", coordinator.run)
+        coordinator.on_connected = kafka.running
+        watch = tasks.start("monitor", monitor.run)
+        monitor.on_connected = watch.running
+        if settings.report_every_s:
+            tasks.start(
+                "scheduled-reports", lambda: _schedule(coordinator, settings.report_every_s or 0)
+            ).running()
         metrics.registry.register(monitor)
+        metrics.watch_tasks(tasks)
         app.state.store, app.state.coordinator, app.state.monitor = store, coordinator, monitor
-        app.state.metrics = metrics
-        scheduler = (
-            asyncio.create_task(_schedule(coordinator, settings.report_every_s))
-            if settings.report_every_s
-            else None
-        )
+        app.state.metrics, app.state.tasks = metrics, tasks
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
             metrics.registry.unregister(monitor)
-            await monitor.stop()
+            await tasks.stop()
             await coordinator.stop()
 
     app = FastAPI(
         title="storemon",
         summary="Store uptime and downtime over business hours, from a streaming pipeline.",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     errors.install(app)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     metrics.install(app)
     for module in (reports, ingest, ops, page):
         app.include_router(module.router)

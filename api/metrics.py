@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.tasks import Tasks
 
 REPORT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -28,6 +33,10 @@ class ApiMetrics:
             "storemon_report_duration_seconds", "Trigger to complete, per report", ["status"],
             buckets=REPORT_BUCKETS, registry=self.registry,
         )  # fmt: skip
+
+    def watch_tasks(self, tasks: Tasks) -> None:
+        """Export each supervised task's state and crash count."""
+        self.registry.register(_TaskCollector(tasks))
 
     def install(self, app: FastAPI) -> None:
         """Count and time every request by its route template (not its raw path)."""
@@ -62,3 +71,18 @@ class _Measure:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, name, str(status)).inc()
             self.metrics.latency.labels(method, name).observe(time.perf_counter() - started)
+
+
+class _TaskCollector(Collector):
+    def __init__(self, tasks: Tasks) -> None:
+        self.tasks = tasks
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("storemon_task_up", "1 while the API task runs", labels=["task"])
+        crashes = CounterMetricFamily(
+            "storemon_task_crashes", "Times an API task crashed and was restarted", labels=["task"]
+        )
+        for task in self.tasks.all.values():
+            up.add_metric([task.name], 1.0 if task.up else 0.0)
+            crashes.add_metric([task.name], task.crashes)
+        yield from (up, crashes)

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from streams.core.exceptions import PayloadError
 from streams.core.lagstatus import STATUSES, Sample, partition_status, worst
-from streams.core.payloads import PayloadError, WorkerStats, decode_polls, decode_stats
+from streams.core.payloads import decode_polls
+from streams.core.protocol import WorkerStats, decode_dead_letter, decode_stats
 from streams.lag import LagProbe, PartitionLag
 from streams.settings import Settings
 from streams.topics import topics_for
@@ -56,64 +57,71 @@ class Monitor(Collector):
         self.workers: dict[str, WorkerStats] = {}
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=200)
         self.dead_letters_total = 0
+        self.unreadable = 0
+        """Messages on the stats or dead-letter topics that were not what they should be."""
         self.history: deque[Point] = deque(maxlen=int(HISTORY_S / settings.monitor_every_s) + 1)
         self.last_ok: float | None = None
         self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.group_state: str | None = None
+        self.on_connected: Callable[[], None] = lambda: None
+        """Called once connected (the supervisor marks the task up)."""
         self._lag: LagProbe | None = None
         self._probe: AIOKafkaConsumer | None = None
         self._feeds: AIOKafkaConsumer | None = None
         self._last_polls: tuple[float, int] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Connect and start sampling in the background."""
+    async def run(self) -> None:
+        """Connect, then sample every ``monitor_every_s`` until something breaks
+        (supervised: started again after a crash)."""
         servers = self.settings.bootstrap_servers
-        self._lag = LagProbe(self.settings)
-        await self._lag.start()
-        self._probe = AIOKafkaConsumer(
-            bootstrap_servers=servers, group_id=None, enable_auto_commit=False
-        )
-        await self._probe.start()
-        self._feeds = AIOKafkaConsumer(
-            bootstrap_servers=servers, group_id=None, enable_auto_commit=False
-        )
-        await self._feeds.start()
-        stats = TopicPartition(self.topics.worker_stats.name, 0)
-        letters = TopicPartition(self.topics.dead_letters.name, 0)
-        self._feeds.assign([stats, letters])
-        ends = await self._feeds.end_offsets([stats, letters])
-        self._feeds.seek(stats, max(0, ends[stats] - 50))
-        self._feeds.seek(letters, max(0, ends[letters] - (self.dead_letters.maxlen or 200)))
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        """Stop sampling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for client in (self._probe, self._feeds):
-            if client is not None:
-                await client.stop()
-        if self._lag is not None:
-            await self._lag.stop()
+        lag = LagProbe(self.settings)
+        probe = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False)
+        feeds = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False)
+        try:
+            await asyncio.wait_for(lag.start(), 15)
+            await asyncio.wait_for(probe.start(), 15)
+            await asyncio.wait_for(feeds.start(), 15)
+            stats = TopicPartition(self.topics.worker_stats.name, 0)
+            letters = TopicPartition(self.topics.dead_letters.name, 0)
+            feeds.assign([stats, letters])
+            ends = await feeds.end_offsets([stats, letters])
+            feeds.seek(stats, max(0, ends[stats] - 50))
+            feeds.seek(letters, max(0, ends[letters] - (self.dead_letters.maxlen or 200)))
+            self._lag, self._probe, self._feeds = lag, probe, feeds
+            self.on_connected()
+            await self._loop()
+        finally:
+            self._lag = self._probe = self._feeds = None
+            self.last_ok = None
+            for client in (probe, feeds):
+                with contextlib.suppress(Exception):
+                    await client.stop()
+            with contextlib.suppress(Exception):
+                await lag.stop()
 
     async def _loop(self) -> None:
+        every = self.settings.monitor_every_s
+        failures = 0
         while True:
             started = time.monotonic()
             try:
-                await self.sample()
+                # A broker that is gone can make a request hang: a sample that takes longer
+                # than an interval is a failed one, and readiness says so at once.
+                await asyncio.wait_for(self.sample(), timeout=max(every, 1.0))
                 self.last_ok = time.time()
                 self.last_error = None
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka away: say so in /readyz, keep trying
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_ok = None
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+                failures += 1
                 log.warning("monitor sample failed: %s", self.last_error)
-            await asyncio.sleep(
-                max(0.0, self.settings.monitor_every_s - (time.monotonic() - started))
-            )
+                if failures >= 5:
+                    raise  # connect afresh (the supervisor starts this again)
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
     # -- sampling ------------------------------------------------------------------------------
     async def sample(self) -> None:
@@ -121,7 +129,7 @@ class Monitor(Collector):
         assert self._lag is not None
         await self._read_feeds()
         lags = await self._lag.measure()
-        self.members = await self._lag.members()
+        self.members, self.group_state = await self._lag.group()
         now = time.time()
         for item in lags:
             window = self.windows.setdefault(
@@ -144,18 +152,17 @@ class Monitor(Collector):
         batches = await self._feeds.getmany(timeout_ms=50, max_records=5000)
         for tp, messages in batches.items():
             for message in messages:
-                if tp.topic == self.topics.worker_stats.name:
-                    try:
+                try:
+                    if tp.topic == self.topics.worker_stats.name:
                         stats = decode_stats(message.value or b"")
-                    except PayloadError:
-                        continue
-                    self.workers[stats.worker] = stats
-                else:
-                    try:
-                        self.dead_letters.append(json.loads(message.value or b"{}"))
-                    except ValueError:
-                        continue
-                    self.dead_letters_total = message.offset + 1
+                        self.workers[stats.worker] = stats
+                    else:
+                        self.dead_letters_total = message.offset + 1
+                        letter = decode_dead_letter(message.value or b"")
+                        self.dead_letters.append(letter.model_dump())
+                except PayloadError as exc:
+                    self.unreadable += 1
+                    log.warning("%s offset %d skipped: %s", tp.topic, message.offset, exc)
         for name, stats in list(self.workers.items()):
             if time.time() - stats.sent_at > 10 * STATS_FRESH_S:
                 del self.workers[name]  # long gone
@@ -213,20 +220,25 @@ class Monitor(Collector):
     def readiness(self) -> list[str]:
         """Why the pipeline is not ready (empty when it is)."""
         problems = []
-        if (
-            self.last_ok is None
-            or time.time() - self.last_ok > 5 * self.settings.monitor_every_s + 5
-        ):
+        if self.last_ok is None:
             problems.append(
-                f"Kafka at {self.settings.bootstrap_servers} did not answer"
+                f"Kafka at {self.settings.bootstrap_servers} did not answer the last sample"
                 + (f": {self.last_error}" if self.last_error else "")
             )
+            return problems
         workers = self.fresh_workers()
         if not workers:
             problems.append("no worker has reported in the last 10 s: start `storemon worker`")
         not_ready = [w.worker for w in workers if not w.ready]
         if not_ready:
             problems.append(f"workers still recovering their tables: {', '.join(not_ready)}")
+        if self.group_state not in (None, "Stable", "Empty"):
+            problems.append(f"the workers' group is rebalancing ({self.group_state})")
+        if self.members > len(workers):
+            problems.append(
+                f"{self.members - len(workers)} worker(s) in the group have not reported yet "
+                "(starting, or recovering their tables)"
+            )
         owned = {p for w in workers for p in w.partitions}
         missing = sorted(set(range(self.topics.polls.partitions)) - owned)
         if workers and missing:

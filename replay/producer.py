@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from streams.core.exports import GroupedPolls, read_hours, read_polls, read_zones
-from streams.core.payloads import encode_dead_letter, encode_hours, encode_polls, encode_zone
+from streams.core.payloads import encode_hours, encode_polls, encode_zone
+from streams.core.protocol import encode_dead_letter
 from streams.core.rows import Rejection
 from streams.core.schedule import shifts_of
 from streams.settings import Settings

@@ -45,7 +45,7 @@ class LagProbe:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.group = settings.app_id
+        self.group_id = settings.app_id
         self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False
@@ -71,7 +71,7 @@ class LagProbe:
                 partitions = self.consumer.partitions_for_topic(topic) or set()
             tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
         ends = await self.consumer.end_offsets(tps)
-        committed = await self.admin.list_consumer_group_offsets(self.group, partitions=tps)
+        committed = await self.admin.list_consumer_group_offsets(self.group_id, partitions=tps)
         return [
             PartitionLag(
                 tp.topic,
@@ -84,13 +84,17 @@ class LagProbe:
 
     async def members(self) -> int:
         """How many consumers are in the group now."""
-        responses = await self.admin.describe_consumer_groups([self.group])
-        return sum(
-            len(g["members"])
-            for r in responses
-            for g in r.to_object()["groups"]
-            if g["group"] == self.group
-        )
+        return (await self.group())[0]
+
+    async def group(self) -> tuple[int, str | None]:
+        """How many consumers are in the group now, and its state (``Stable``,
+        ``PreparingRebalance``, ``CompletingRebalance``, ``Empty``, ``Dead``)."""
+        responses = await self.admin.describe_consumer_groups([self.group_id])
+        groups = [
+            g for r in responses for g in r.to_object()["groups"] if g["group"] == self.group_id
+        ]
+        members = sum(len(g["members"]) for g in groups)
+        return members, (groups[0]["state"] if groups else None)
 
 
 async def measure(settings: Settings) -> list[PartitionLag]:

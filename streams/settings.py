@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="largest request body")
     max_polls_per_request: int = Field(10_000, gt=0, description="most polls in one POST /polls")
     api_port: int = Field(8000, description="HTTP port of the API")
+    report_retention: str = Field(
+        "1000,30d",
+        pattern=r"^\s*\d+[smhd]?\s*(,\s*\d+[smhd]?\s*)?$",
+        description="reports kept: a count (1000), an age (30d, 12h), or both (1000,30d)",
+    )
     max_clock_skew_s: float = Field(
         300.0, ge=0, description="a poll may lie this far past the moment it is read"
     )

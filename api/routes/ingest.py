@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.body import read_json
+from api.coordinator import KafkaUnavailableError
 from api.deps import CoordinatorDep, StoreIdDep
-from api.errors import ApiError
+from api.errors import ApiError, SafeJSONResponse
 from streams.core.exceptions import PayloadError, RowError, quote
 from streams.core.payloads import decode_hours, encode_hours, encode_zone
 from streams.core.pollkeys import poll_key
@@ -64,6 +65,8 @@ async def _kafka_errors() -> AsyncIterator[None]:
     """Kafka not acknowledging is a 503 the client can retry (a poll twice counts once)."""
     try:
         yield
+    except KafkaUnavailableError as exc:
+        raise ApiError(503, f"{exc}; nothing was written") from None
     except KafkaError as exc:
         raise ApiError(
             503, f"Kafka did not acknowledge the write ({exc}); send the whole request again"
@@ -115,7 +118,7 @@ def _validate_polls(
 async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
     """Write one poll or an array of polls; all of them, or none when any is invalid."""
     settings = coordinator.settings
-    body = await read_json(request, settings.max_body_bytes)
+    body = await read_json(request)
     items = body if isinstance(body, list) else [body]
     if len(items) > settings.max_polls_per_request:
         raise ApiError(
@@ -125,7 +128,7 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
         raise ApiError(422, "no polls: send one poll object or a non-empty array of them")
     by_store, problems = _validate_polls(items, settings.time_bounds())
     if problems:
-        return JSONResponse(  # type: ignore[return-value]  # the 422 carries reasons, not Accepted
+        return SafeJSONResponse(  # type: ignore[return-value]  # the 422 carries reasons, not Accepted
             {
                 "error": f"{len(problems)} of {len(items)} polls are invalid; nothing was written",
                 "items": problems,
@@ -144,12 +147,14 @@ async def put_hours(
     """Replace the store's weekly schedule, whole."""
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
     try:
-        store, shifts = decode_hours(json.dumps(payload).encode())
+        update = decode_hours(json.dumps(payload).encode())
     except PayloadError as exc:
         raise ApiError(422, str(exc)) from None
+    # Stamped with the time it was received: of two updates, the later one wins.
+    value = encode_hours(store_id, update.value, version=time.time_ns() // 1000)
     async with _kafka_errors():
-        await coordinator.send(coordinator.topics.hours.name, store, encode_hours(store, shifts))
-    return {"store_id": store, "shifts": len(shifts)}
+        await coordinator.send(coordinator.topics.hours.name, store_id, value)
+    return {"store_id": store_id, "shifts": len(update.value)}
 
 
 @router.put("/stores/{store_id}/timezone", status_code=202)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import MonitorDep, StoreDep
+from api.errors import SafeJSONResponse
 
 router = APIRouter(tags=["operations"])
 
@@ -20,12 +21,13 @@ async def livez() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
-async def readyz(monitor: MonitorDep) -> JSONResponse:
-    """Kafka answers, workers have recovered their tables and own every partition."""
-    problems = monitor.readiness()
+async def readyz(request: Request, monitor: MonitorDep) -> SafeJSONResponse:
+    """Kafka answers, workers have recovered their tables and own every partition, and the
+    API's own tasks run."""
+    problems = request.app.state.tasks.problems() + monitor.readiness()
     if problems:
-        return JSONResponse({"status": "not ready", "reasons": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return SafeJSONResponse({"status": "not ready", "reasons": problems}, status_code=503)
+    return SafeJSONResponse({"status": "ready"})
 
 
 @router.get("/metrics", response_class=Response)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
-from api.coordinator import PartitionsSilentError
+from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep
-from api.errors import ApiError
+from api.errors import ApiError, SafeJSONResponse
 from api.reportstore import COMPLETE, FAILED
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
 from streams.core.rows import parse_store_id
@@ -47,6 +47,8 @@ async def _trigger(
         raise ApiError(422, str(exc)) from None
     except PartitionsSilentError as exc:
         raise ApiError(503, f"cannot check as_of now: {exc}") from None
+    except KafkaUnavailableError as exc:
+        raise ApiError(503, str(exc)) from None
     return Triggered(report_id=record["report_id"])
 
 
@@ -90,5 +92,5 @@ async def get_report(
             headers["X-Report-Time"] = record["report_time"]
         return FileResponse(store.csv_path(report_id), media_type="text/csv", headers=headers)
     if record["status"] == FAILED:
-        return JSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
-    return JSONResponse({"status": record["status"]})
+        return SafeJSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
+    return SafeJSONResponse({"status": record["status"]})

@@ -11,7 +11,8 @@ import faust
 
 from streams.agents.stats import counters
 from streams.app import dead_letters_topic
-from streams.core.payloads import PayloadError, encode_dead_letter
+from streams.core.exceptions import PayloadError
+from streams.core.protocol import encode_dead_letter
 
 log = logging.getLogger(__name__)
 Value = TypeVar("Value")

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import faust
 import numpy as np
@@ -33,14 +34,17 @@ from streams.app import (
 )
 from streams.core.exceptions import PayloadError
 from streams.core.payloads import (
+    StoredProfile,
+    Update,
     decode_hours,
     decode_polls,
-    decode_profile,
+    decode_stored_profile,
     decode_zone,
+    encode_hours,
     encode_profile,
+    encode_zone,
 )
 from streams.core.pollkeys import Keys, normalize_keys
-from streams.core.schedule import Profile
 from streams.core.segments import encode
 from streams.topics import partition_of
 
@@ -160,32 +164,56 @@ async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
             index.wrote(partition, store, 1, now)
 
 
+def _version(event: faust.EventT, update: Update) -> int:
+    """An update's version: the producer's, or else the message's own timestamp."""
+    if update.version is not None:
+        return update.version
+    return int((event.message.timestamp or 0) * 1_000_000)
+
+
 async def _update_profiles(
     stream: faust.StreamT[bytes],
     topic: faust.TopicT,
-    decode: Callable[[bytes], tuple[str, object]],
-    change: Callable[[Profile, object], Profile],
+    decode: Callable[[bytes], Update],
+    encode_again: Callable[[str, Any, int], bytes],
+    change: Callable[[StoredProfile, Any, int], StoredProfile | None],
 ) -> None:
-    async for event, (store_id, value) in decoded(stream, decode):
-        store = store_id.encode()
-        if await _misrouted(event, topic, store):
+    async for event, update in decoded(stream, decode):
+        store = update.store_id.encode()
+        version = _version(event, update)
+        if event.message.partition != home_partition(store):
+            # Forwarded with its version: if it arrives after a newer update sent straight
+            # to the store's partition, the newer one still wins.
+            await topic.send(key=store, value=encode_again(update.store_id, update.value, version))
             continue
-        profile_bytes = encode_profile(change(decode_profile(profiles.get(store)), value))
+        changed = change(decode_stored_profile(profiles.get(store)), update.value, version)
+        if changed is None:
+            counters.stale += 1
+            continue
+        profile_bytes = encode_profile(changed)
         profiles[store] = profile_bytes
         profile_index.put(store, profile_bytes)
 
 
+def _new_hours(stored: StoredProfile, shifts: Any, version: int) -> StoredProfile | None:
+    if version < stored.hours_version:
+        return None
+    return StoredProfile(stored.profile._replace(shifts=shifts), version, stored.zone_version)
+
+
+def _new_zone(stored: StoredProfile, zone: Any, version: int) -> StoredProfile | None:
+    if version < stored.zone_version:
+        return None
+    return StoredProfile(stored.profile._replace(zone=zone), stored.hours_version, version)
+
+
 @app.agent(hours_topic, name="ingest-hours")
 async def ingest_hours(stream: faust.StreamT[bytes]) -> None:
-    """Replace a store's weekly schedule, whole."""
-    await _update_profiles(
-        stream, hours_topic, decode_hours, lambda old, shifts: old._replace(shifts=shifts)
-    )
+    """Replace a store's weekly schedule, whole, unless a newer one is already there."""
+    await _update_profiles(stream, hours_topic, decode_hours, encode_hours, _new_hours)
 
 
 @app.agent(zones_topic, name="ingest-timezones")
 async def ingest_zones(stream: faust.StreamT[bytes]) -> None:
-    """Replace a store's time zone."""
-    await _update_profiles(
-        stream, zones_topic, decode_zone, lambda old, zone: old._replace(zone=zone)
-    )
+    """Replace a store's time zone, unless a newer one is already there."""
+    await _update_profiles(stream, zones_topic, decode_zone, encode_zone, _new_zone)

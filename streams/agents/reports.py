@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import uuid
 
 import faust
 
@@ -19,14 +21,14 @@ from streams.app import (
     segments,
     timelines,
 )
-from streams.core.payloads import (
+from streams.core.payloads import decode_profile
+from streams.core.protocol import (
     ROWS,
     WATERMARK,
     ReportPart,
     ReportRequest,
-    decode_profile,
     decode_request,
-    encode_part,
+    encode,
 )
 from streams.core.report import ReportRow
 from streams.core.segments import merge
@@ -58,12 +60,27 @@ def owned_partitions() -> list[int]:
     return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
 
 
+YIELD_EVERY = 2_000
+"""Stores between two returns to the event loop while rows are computed."""
+
+
+async def _send(request: ReportRequest, partition: int, **fields: object) -> None:
+    part = ReportPart(report_id=request.report_id, partition=partition, **fields)  # type: ignore[arg-type]
+    await report_parts_topic.send(key=request.report_id.encode(), value=encode(part))
+
+
 async def _answer(request: ReportRequest, partition: int) -> None:
     started = time.perf_counter()
+    if time.time() > request.deadline:
+        log.info("report %s partition %d: past its deadline, skipped", request.report_id, partition)
+        return
+    answer = uuid.uuid4().hex  # this owner's answer: only its chunks are put together
     state = index.partition(partition, time.time())
     if request.phase == WATERMARK:  # the default report time is the newest of all polls
-        part = ReportPart(request.report_id, partition, WATERMARK, state.newest_us, 0, 1, [])
-        await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
+        await _send(
+            request, partition, answer=answer, phase=WATERMARK, newest_us=state.newest_us,
+            chunk=0, chunks=1, rows=[],
+        )  # fmt: skip
         return
     assert request.n_us is not None
     n_us = request.n_us
@@ -74,7 +91,9 @@ async def _answer(request: ReportRequest, partition: int) -> None:
     else:
         chosen = [(s, info.version) for s, info in state.stores.items()]
     rows = []
-    for store, version in chosen:
+    for i, (store, version) in enumerate(chosen):
+        if i and i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let heartbeats, ingestion and other answers through
         row = row_of(partition, store, version, n_us)
         if row is not None:
             rows.append(row)
@@ -82,11 +101,10 @@ async def _answer(request: ReportRequest, partition: int) -> None:
     lines = [row.to_fields() for row in rows]
     chunks = max(1, -(-len(lines) // ROWS_PER_PART))
     for i in range(chunks):
-        part = ReportPart(
-            request.report_id, partition, ROWS, None, i, chunks,
-            lines[i * ROWS_PER_PART : (i + 1) * ROWS_PER_PART],
+        await _send(
+            request, partition, answer=answer, phase=ROWS, newest_us=None, chunk=i,
+            chunks=chunks, rows=lines[i * ROWS_PER_PART : (i + 1) * ROWS_PER_PART],
         )  # fmt: skip
-        await report_parts_topic.send(key=request.report_id.encode(), value=encode_part(part))
     log.info(
         "report %s partition %d: %d rows in %.3f s",
         request.report_id, partition, len(lines), time.perf_counter() - started,

@@ -7,8 +7,10 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+import faust
+
 from streams.app import TOPICS, app, index, timelines, worker_stats_topic
-from streams.core.payloads import WorkerStats, encode_stats
+from streams.core.protocol import WorkerStats, encode
 
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
 STATS_EVERY_S = 2.0
@@ -21,6 +23,8 @@ class Counters:
     polls: int = 0
     messages: int = 0
     rejected: int = 0
+    stale: int = 0
+    """Hours or zone updates older than what the store has (ignored)."""
     newest_us: dict[int, int] = field(default_factory=dict)
 
     def processed(self, partition: int, polls: int, newest_us: int) -> None:
@@ -43,13 +47,23 @@ def _ready() -> bool:
 @app.timer(interval=STATS_EVERY_S)
 async def publish_stats() -> None:
     """Send this worker's stats to the worker-stats topic."""
+    await _publish(ready=_ready())
+
+
+@app.on_partitions_revoked.connect
+async def _moving(sender: faust.App, revoked: set[faust.types.TP], **_: object) -> None:
+    # Partitions move: say so now, not at the next tick, so that /readyz turns 503 at once.
+    await _publish(ready=False)
+
+
+async def _publish(ready: bool) -> None:
     owned = sorted(
         tp.partition for tp in app.assignor.assigned_actives() if tp.topic == TOPICS.polls.name
     )
     stats = WorkerStats(
         worker=WORKER,
         sent_at=time.time(),
-        ready=_ready(),
+        ready=ready,
         partitions=owned,
         polls_processed=counters.polls,
         messages_processed=counters.messages,
@@ -59,6 +73,8 @@ async def publish_stats() -> None:
             "stores": sum(len(index.partition(p, time.time()).stores) for p in index.loaded()),
             "timelines": len(timelines),
             "timeline_bytes": timelines.nbytes,
+            "timeline_evictions": timelines.evictions,
+            "stale_updates": counters.stale,
         },
     )
-    await worker_stats_topic.send(key=WORKER.encode(), value=encode_stats(stats))
+    await worker_stats_topic.send(key=WORKER.encode(), value=encode(stats))

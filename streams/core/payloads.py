@@ -31,14 +31,38 @@ class PollBatch(NamedTuple):
     """Why each invalid poll of a batch was left out (the valid ones are kept)."""
 
 
-def _load(data: bytes) -> dict[str, Any]:
+MAX_POLLS_BYTES = 1024 * 1024
+"""A polls message is at most this long (10,000 polls take about 400 kB)."""
+MAX_PROFILE_BYTES = 64 * 1024
+"""An hours or zone message is at most this long."""
+
+
+def _load(data: bytes, limit: int) -> dict[str, Any]:
+    """A JSON object from a message, or :class:`PayloadError` whatever is wrong with it."""
+    if len(data) > limit:
+        raise PayloadError(f"the message is {len(data):,} bytes; at most {limit:,} are read")
     try:
         value = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise PayloadError(f"not usable JSON: {quote(str(exc), 200)}") from None
     if not isinstance(value, dict):
         raise PayloadError(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def _version(value: dict[str, Any]) -> int | None:
+    version = value.get("version")
+    if version is None:
+        return None
+    if type(version) is not int or not 0 <= version <= 2**62:
+        raise PayloadError(
+            f"'version' = {quote(version)}: expected microseconds since the epoch (an integer)"
+        )
+    return version
 
 
 def _store_id(value: dict[str, Any]) -> str:
@@ -54,7 +78,7 @@ def decode_polls(data: bytes, bounds: TimeBounds) -> PollBatch:
     A single poll that is invalid makes the message invalid (:class:`PayloadError`). In a
     batch, each invalid poll is left out with its reason and the valid ones are kept.
     """
-    value = _load(data)
+    value = _load(data, MAX_POLLS_BYTES)
     if "polls" not in value:
         try:
             poll = parse_poll_fields(
@@ -111,171 +135,114 @@ def _format_time(us: int) -> str:
     return text + (f".{micro:06d}" if micro else "")
 
 
-def encode_hours(store_id: str, shifts: Iterable[Shift]) -> bytes:
+class Update(NamedTuple):
+    """A store's new schedule or zone, from an hours or zones message."""
+
+    store_id: str
+    """The store."""
+    value: Any
+    """The whole weekly schedule (a tuple of shifts), or the zone name."""
+    version: int | None
+    """The producer's time of the update (µs), when the message says; a store keeps the
+    newest version of each, whatever order the updates arrive in."""
+
+
+def encode_hours(store_id: str, shifts: Iterable[Shift], version: int | None = None) -> bytes:
     """A store's whole weekly schedule; an empty list means open 24×7."""
     items = [{"day": d, "start": _format_time(s), "end": _format_time(e)} for d, s, e in shifts]
-    return json.dumps({"store_id": store_id, "shifts": items}).encode()
+    value: dict[str, Any] = {"store_id": store_id, "shifts": items}
+    if version is not None:
+        value["version"] = version
+    return json.dumps(value).encode()
 
 
-def decode_hours(data: bytes) -> tuple[str, tuple[Shift, ...]]:
+MAX_SHIFTS = 1_000
+
+
+def decode_hours(data: bytes) -> Update:
     """A store-hours message: the store and its whole schedule."""
-    value = _load(data)
+    value = _load(data, MAX_PROFILE_BYTES)
     store_id = _store_id(value)
     shifts = value.get("shifts")
     if not isinstance(shifts, list):
         raise PayloadError("'shifts' is missing or not a list of {day, start, end}")
+    if len(shifts) > MAX_SHIFTS:
+        raise PayloadError(f"{len(shifts):,} shifts; a week has at most {MAX_SHIFTS:,}")
     out: set[Shift] = set()
     for i, item in enumerate(shifts):
         if not isinstance(item, dict):
             raise PayloadError(f"shifts[{i}] is not an object with day, start and end")
         day = item.get("day")
         if type(day) is not int or not 0 <= day <= 6:
-            raise PayloadError(f"shifts[{i}].day = {day!r}: expected 0 (Monday) to 6 (Sunday)")
+            raise PayloadError(f"shifts[{i}].day = {quote(day)}: expected 0 (Monday) to 6 (Sunday)")
+        start, end = item.get("start"), item.get("end")
+        if not isinstance(start, str) or not isinstance(end, str):
+            raise PayloadError(f"shifts[{i}]: start and end must be strings like '09:00'")
         try:
-            start = parse_time_of_day(str(item.get("start", "")))
-            end = parse_time_of_day(str(item.get("end", "")))
+            out.add((day, parse_time_of_day(start), parse_time_of_day(end)))
         except RowError as exc:
             raise PayloadError(f"shifts[{i}]: {exc}") from None
-        out.add((day, start, end))
-    return store_id, tuple(sorted(out))
+    return Update(store_id, tuple(sorted(out)), _version(value))
 
 
-def encode_zone(store_id: str, timezone: str) -> bytes:
+def encode_zone(store_id: str, timezone: str, version: int | None = None) -> bytes:
     """A store's time zone (an IANA name)."""
-    return json.dumps({"store_id": store_id, "timezone": timezone}).encode()
+    value: dict[str, Any] = {"store_id": store_id, "timezone": timezone}
+    if version is not None:
+        value["version"] = version
+    return json.dumps(value).encode()
 
 
-def decode_zone(data: bytes) -> tuple[str, str]:
+MAX_ZONE_CHARS = 256
+
+
+def decode_zone(data: bytes) -> Update:
     """A store-timezone message: the store and its zone name (validity checked later)."""
-    value = _load(data)
+    value = _load(data, MAX_PROFILE_BYTES)
     store_id = _store_id(value)
     zone = value.get("timezone")
-    if not isinstance(zone, str):
-        raise PayloadError("'timezone' is missing or not a string")
-    return store_id, zone.strip()
+    if not isinstance(zone, str) or len(zone) > MAX_ZONE_CHARS:
+        raise PayloadError(f"'timezone' is missing or not a name of at most {MAX_ZONE_CHARS}")
+    return Update(store_id, zone.strip(), _version(value))
 
 
-def encode_profile(profile: Profile) -> bytes:
+class StoredProfile(NamedTuple):
+    """A store's profile as the profiles table keeps it: with the version of each part."""
+
+    profile: Profile
+    """The schedule and the zone."""
+    hours_version: int
+    """The version of the schedule (0: none given)."""
+    zone_version: int
+    """The version of the zone (0: none given)."""
+
+
+EMPTY_PROFILE = StoredProfile(Profile((), None), 0, 0)
+
+
+def encode_profile(stored: StoredProfile) -> bytes:
     """A profile as stored in the profiles table."""
-    return json.dumps({"shifts": [list(s) for s in profile.shifts], "zone": profile.zone}).encode()
-
-
-def decode_profile(data: bytes | None) -> Profile:
-    """Read what :func:`encode_profile` wrote; None (no row yet) is open 24×7, no zone."""
-    if data is None:
-        return Profile((), None)
-    value = json.loads(data)
-    shifts: Sequence[Sequence[int]] = value["shifts"]
-    return Profile(tuple((int(d), int(s), int(e)) for d, s, e in shifts), value["zone"])
-
-
-WATERMARK = "watermark"
-ROWS = "rows"
-
-
-class ReportRequest(NamedTuple):
-    """Asks one partition for its newest poll time (``watermark``) or its rows at ``n_us``."""
-
-    report_id: str
-    """The report this is for."""
-    phase: str
-    """``watermark`` or ``rows``."""
-    n_us: int | None
-    """The report time, for ``rows``."""
-    store_id: str | None
-    """Only this store, or every store."""
-
-
-class ReportPart(NamedTuple):
-    """One partition's answer to a :class:`ReportRequest` (rows may come in chunks)."""
-
-    report_id: str
-    """The report this is for."""
-    partition: int
-    """Which partition answered."""
-    phase: str
-    """``watermark`` or ``rows``."""
-    newest_us: int | None
-    """For ``watermark``: the newest poll time in the partition, None when it has none."""
-    chunk: int
-    """This chunk's index, from 0."""
-    chunks: int
-    """How many chunks the partition's answer has."""
-    rows: list[list[str]]
-    """For ``rows``: the fields of each row of SPEC §4 (the header is not among them)."""
-
-
-def encode_request(request: ReportRequest) -> bytes:
-    """A report request as JSON."""
-    return json.dumps(request._asdict()).encode()
-
-
-def decode_request(data: bytes) -> ReportRequest:
-    """A report request; raises :class:`PayloadError`."""
-    value = _load(data)
-    try:
-        request = ReportRequest(**value)
-    except TypeError as exc:
-        raise PayloadError(f"not a report request: {exc}") from None
-    if request.phase not in (WATERMARK, ROWS) or not isinstance(request.report_id, str):
-        raise PayloadError(f"not a report request: phase {request.phase!r}")
-    if request.phase == ROWS and type(request.n_us) is not int:
-        raise PayloadError("a rows request needs an integer n_us")
-    return request
-
-
-def encode_part(part: ReportPart) -> bytes:
-    """A report part as JSON."""
-    return json.dumps(part._asdict(), separators=(",", ":")).encode()
-
-
-def decode_part(data: bytes) -> ReportPart:
-    """A report part; raises :class:`PayloadError`."""
-    value = _load(data)
-    try:
-        return ReportPart(**value)
-    except TypeError as exc:
-        raise PayloadError(f"not a report part: {exc}") from None
-
-
-def encode_dead_letter(source: str, location: str, reason: str, raw: str, at: str) -> bytes:
-    """A rejected row or message, with where it came from and why."""
+    profile = stored.profile
     return json.dumps(
-        {"source": source, "location": location, "reason": reason, "raw": raw, "rejected_at": at}
+        {
+            "shifts": [list(s) for s in profile.shifts],
+            "zone": profile.zone,
+            "hours_version": stored.hours_version,
+            "zone_version": stored.zone_version,
+        }
     ).encode()
 
 
-class WorkerStats(NamedTuple):
-    """What a worker says about itself every few seconds (counters since it started)."""
-
-    worker: str
-    """Host and pid."""
-    sent_at: float
-    """Seconds since the epoch."""
-    ready: bool
-    """Tables recovered and not rebalancing."""
-    partitions: list[int]
-    """Polls partitions it owns."""
-    polls_processed: int
-    """Polls merged into the tables."""
-    messages_processed: int
-    """Messages of the source topics handled."""
-    messages_rejected: int
-    """Messages sent to the dead letters."""
-    newest_processed_us: dict[str, int]
-    """Per owned partition (as text), the newest poll time processed."""
-    table_keys: dict[str, int]
-    """Keys per table."""
+def decode_stored_profile(data: bytes | None) -> StoredProfile:
+    """Read what :func:`encode_profile` wrote; None (no row yet) is open 24×7, no zone."""
+    if data is None:
+        return EMPTY_PROFILE
+    value = json.loads(data)
+    shifts: Sequence[Sequence[int]] = value["shifts"]
+    profile = Profile(tuple((int(d), int(s), int(e)) for d, s, e in shifts), value["zone"])
+    return StoredProfile(profile, value.get("hours_version", 0), value.get("zone_version", 0))
 
 
-def encode_stats(stats: WorkerStats) -> bytes:
-    """Worker stats as JSON."""
-    return json.dumps(stats._asdict()).encode()
-
-
-def decode_stats(data: bytes) -> WorkerStats:
-    """Worker stats; raises :class:`PayloadError`."""
-    try:
-        return WorkerStats(**_load(data))
-    except TypeError as exc:
-        raise PayloadError(f"not worker stats: {exc}") from None
+def decode_profile(data: bytes | None) -> Profile:
+    """The profile (schedule and zone) of what :func:`encode_profile` wrote."""
+    return decode_stored_profile(data).profile

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -14,7 +14,7 @@ DEFAULT_ZONE = "America/Chicago"
 _ONE_US = timedelta(microseconds=1)
 
 
-@cache
+@lru_cache(maxsize=1_024)  # bounded: names come from clients too
 def resolve_zone(name: str | None) -> tuple[ZoneInfo, bool]:
     """The zone named ``name``, and whether the name was valid.
 

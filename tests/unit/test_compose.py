@@ -81,7 +81,7 @@ def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> N
 
     from api.metrics import ApiMetrics
     from api.monitor import Monitor
-    from streams.core.payloads import WorkerStats
+    from streams.core.protocol import WorkerStats
     from streams.lag import PartitionLag
 
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
@@ -90,7 +90,11 @@ def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> N
     monitor = Monitor(Settings())
     monitor.lags = [PartitionLag("storemon.polls", 0, 10, 4)]
     monitor.time_lag_s = {0: 1.5}
-    monitor.workers = {"w": WorkerStats("w", 9e12, True, [0], 5, 1, 0, {}, {"poll-logs": 1})}
+    monitor.workers = {
+        "w": WorkerStats(worker="w", sent_at=9e12, ready=True, partitions=[0], polls_processed=5,
+                         messages_processed=1, messages_rejected=0, newest_processed_us={},
+                         table_keys={"stores": 1})
+    }  # fmt: skip
     exported = {m.name for m in monitor.collect()} | {
         m.name for m in ApiMetrics().registry.collect()
     }

@@ -133,9 +133,66 @@ def test_limits_and_bad_json(client_and_fake: tuple[TestClient, FakeCoordinator]
     )
     assert big.status_code == 413
     assert "at most 2,000" in big.json()["error"]
-    assert client.post("/polls", content=b"{oops").status_code == 422
+    json_type = {"content-type": "application/json"}
+    assert client.post("/polls", content=b"{oops", headers=json_type).status_code == 422
     assert client.post("/polls", json=[]).status_code == 422
     assert fake.polls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type"),
+    [
+        ("post", "/polls", json.dumps({"store_id": "s"}), "text/plain"),
+        ("post", "/polls", "store_id=s&status=active", "application/x-www-form-urlencoded"),
+        ("post", "/polls", json.dumps({"store_id": "s"}), None),
+        ("put", "/stores/s1/hours", json.dumps({"shifts": []}), "text/plain"),
+        ("put", "/stores/s1/timezone", json.dumps({"timezone": "UTC"}), "multipart/form-data"),
+    ],
+)
+def test_only_json_bodies_are_read(
+    client_and_fake: tuple[TestClient, FakeCoordinator],
+    method: str,
+    path: str,
+    body: str,
+    content_type: str | None,
+) -> None:
+    client, fake = client_and_fake
+    headers = {"content-type": content_type} if content_type else {}
+    got = getattr(client, method)(path, content=body.encode(), headers=headers)
+    assert got.status_code == 415
+    assert "must be JSON" in got.json()["error"]
+    assert fake.polls == []
+    assert fake.sent == []
+
+
+POISON = [
+    b"[" * 50_000 + b"]" * 50_000,  # nested too deeply for Python's parser
+    b'{"store_id": "s", "status": "active", "timestamp_utc": ' + b"9" * 5_001 + b"}",
+    b'{"store_id": "\\ud800", "status": "active", "timestamp_utc": "2023-01-25T10:00:00Z"}',
+    b'{"\\ud800": 1}',
+    b"\xff\xfe\x00",
+    b'{"store_id": "' + b"7" * 5_001 + b'"}',
+]
+
+
+@pytest.mark.parametrize(
+    "body", POISON, ids=["deep", "long-number", "surrogate", "surrogate-key", "not-utf8", "long-id"]
+)
+@pytest.mark.parametrize("path", ["/polls", "/stores/s1/hours", "/stores/s1/timezone"])
+def test_poison_bodies_get_a_4xx_with_a_reason_never_a_500(body: bytes, path: str) -> None:
+    settings = Settings(max_body_bytes=1_000_000)  # big enough: the parser, not the size, judges
+    app = create_app(settings)
+    fake = FakeCoordinator(settings)
+    app.dependency_overrides[get_coordinator] = lambda: fake
+    client = TestClient(app)
+    call = client.post if path == "/polls" else client.put
+    got = call(path, content=body, headers={"content-type": "application/json"})
+    assert 400 <= got.status_code < 500, got.text
+    assert got.status_code != 413
+    assert got.json()["error"]
+    got.content.decode("ascii")  # every character escaped: nothing can break rendering
+    assert fake.polls == []
+    assert fake.sent == []
 
 
 def test_kafka_away_is_a_503_to_retry(client_and_fake: tuple[TestClient, FakeCoordinator]) -> None:

@@ -11,21 +11,17 @@ import jsonschema
 import numpy as np
 import pytest
 
+from streams.core.exceptions import PayloadError
 from streams.core.payloads import (
-    PayloadError,
-    ReportPart,
-    ReportRequest,
+    EMPTY_PROFILE,
     decode_hours,
-    decode_part,
     decode_polls,
-    decode_request,
+    decode_stored_profile,
     decode_zone,
-    encode_dead_letter,
     encode_hours,
-    encode_part,
     encode_poll,
     encode_polls,
-    encode_request,
+    encode_profile,
     encode_zone,
 )
 from streams.core.timestamps import parse_timestamp
@@ -124,27 +120,43 @@ def test_hours_and_zone_messages() -> None:
     shifts = ((0, 9 * 3600 * 10**6, 17 * 3600 * 10**6), (5, 22 * 3600 * 10**6, 2 * 3600 * 10**6))
     data = encode_hours("s", shifts)
     assert _valid("store-hours.schema.json", data)
-    assert decode_hours(data) == ("s", shifts)
-    assert decode_hours(encode_hours("s", ())) == ("s", ())
+    assert decode_hours(data) == ("s", shifts, None)
+    assert decode_hours(encode_hours("s", (), version=7)) == ("s", (), 7)
+    assert _valid("store-hours.schema.json", encode_hours("s", (), version=7))
     with pytest.raises(PayloadError, match=r"shifts\[0\].day = 7"):
         decode_hours(b'{"store_id": "s", "shifts": [{"day": 7, "start": "09:00", "end": "10:00"}]}')
     with pytest.raises(PayloadError, match="out of range"):
         decode_hours(b'{"store_id": "s", "shifts": [{"day": 1, "start": "25:00", "end": "10:00"}]}')
-    zone = encode_zone("s", "Asia/Tokyo")
+    zone = encode_zone("s", "Asia/Tokyo", version=9)
     assert _valid("store-timezone.schema.json", zone)
-    assert decode_zone(zone) == ("s", "Asia/Tokyo")
+    assert decode_zone(zone) == ("s", "Asia/Tokyo", 9)
+    with pytest.raises(PayloadError, match="'version'"):
+        decode_zone(b'{"store_id": "s", "timezone": "UTC", "version": "yesterday"}')
+    with pytest.raises(PayloadError, match="timezone"):
+        decode_zone(json.dumps({"store_id": "s", "timezone": "x" * 300}).encode())
+    stored = EMPTY_PROFILE._replace(hours_version=3)
+    assert decode_stored_profile(encode_profile(stored)) == stored
+    assert (
+        decode_stored_profile(b'{"shifts": [], "zone": null}') == EMPTY_PROFILE
+    )  # before versions
 
 
-def test_report_messages_and_dead_letters() -> None:
-    request = ReportRequest("r1", "rows", 123, None)
-    assert _valid("report-request.schema.json", encode_request(request))
-    assert decode_request(encode_request(request)) == request
-    with pytest.raises(PayloadError, match="integer n_us"):
-        decode_request(encode_request(ReportRequest("r1", "rows", None, None)))
-    part = ReportPart(
-        "r1", 3, "rows", None, 0, 2, [["a", "1.00", "0.00", "0.00", "0.00", "0.00", "0.00"]]
-    )
-    assert _valid("report-part.schema.json", encode_part(part))
-    assert decode_part(encode_part(part)) == part
-    letter = encode_dead_letter("f.csv", "line 3", "bad", "x,y", "2026-01-01T00:00:00+00:00")
-    assert _valid("dead-letter.schema.json", letter)
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (
+            b'{"store_id": "s", "status": "active", "timestamp_utc": ' + b"9" * 5_001 + b"}",
+            "not usable JSON",
+        ),
+        (b'{"store_id": "' + b"x" * 1_100_000 + b'"}', "at most"),
+        (b"\xff\xfe not utf-8", "not JSON"),
+        (b'{"store_id": "s", "shifts": "' + b"x" * 70_000 + b'"}', "at most"),
+    ],
+)
+def test_poison_store_messages_are_refused_with_a_reason(payload: bytes, reason: str) -> None:
+    for decode in (lambda d: decode_polls(d, BOUNDS), decode_hours, decode_zone):
+        with pytest.raises(PayloadError):
+            decode(payload)
+    with pytest.raises(PayloadError, match=reason):
+        (decode_hours if b"shifts" in payload else lambda d: decode_polls(d, BOUNDS))(payload)

@@ -1,0 +1,163 @@
+"""The pipeline's own messages: report requests and answers, worker stats, dead letters.
+
+Every one is validated when read, however it got onto its topic: a strict pydantic model
+(no coercion, bounded sizes, JSON parsed in Rust with a nesting limit) turns anything else
+into a :class:`PayloadError` that says what was wrong, so that no message can stop the
+agent or task reading it. ``docs/schemas/`` has their JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from streams.core.exceptions import PayloadError, quote
+from streams.core.rows import STORE_ID_PATTERN
+from streams.core.timestamps import EARLIEST_US
+
+WATERMARK = "watermark"
+ROWS = "rows"
+MAX_REQUEST_BYTES = 4_096
+MAX_PART_BYTES = 32 * 1024 * 1024
+MAX_STATS_BYTES = 64 * 1024
+MAX_LETTER_BYTES = 64 * 1024
+LATEST_US = 2**62
+"""No instant in a message lies after this (year 146,000: far past any bound of SPEC §1)."""
+
+ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
+Instant = Annotated[int, Field(ge=EARLIEST_US, le=LATEST_US)]
+RowField = Annotated[str, StringConstraints(max_length=128)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=_Message)
+
+
+class ReportRequest(_Message):
+    """Asks one partition for its newest poll time (``watermark``) or its rows at ``n_us``."""
+
+    report_id: ReportId
+    """The report this is for."""
+    phase: Literal["watermark", "rows"]
+    """``watermark`` or ``rows``."""
+    n_us: Instant | None
+    """The report time, for ``rows``."""
+    store_id: StoreId | None
+    """Only this store, or every store."""
+    deadline: float = Field(ge=0, le=2**40)
+    """Seconds since the epoch after which the answer is of no use: workers skip it."""
+
+
+class ReportPart(_Message):
+    """One partition's answer to a :class:`ReportRequest`; rows may come in chunks."""
+
+    report_id: ReportId
+    """The report this is for."""
+    partition: int = Field(ge=0, le=100_000)
+    """Which partition answered."""
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    """Which answer this chunk belongs to: a partition's new owner answers afresh, and
+    only the chunks of one answer are put together."""
+    phase: Literal["watermark", "rows"]
+    """``watermark`` or ``rows``."""
+    newest_us: Instant | None
+    """For ``watermark``: the newest poll time in the partition, None when it has none."""
+    chunk: int = Field(ge=0, le=1_000_000)
+    """This chunk's index, from 0."""
+    chunks: int = Field(ge=1, le=1_000_000)
+    """How many chunks the answer has."""
+    rows: list[Annotated[list[RowField], Field(min_length=7, max_length=7)]]
+    """For ``rows``: the fields of each row of SPEC §4 (the header is not among them)."""
+
+
+class WorkerStats(_Message):
+    """What a worker says about itself every few seconds (counters since it started)."""
+
+    worker: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    """Host and pid."""
+    sent_at: float
+    """Seconds since the epoch."""
+    ready: bool
+    """Tables recovered and not rebalancing."""
+    partitions: list[Annotated[int, Field(ge=0, le=100_000)]]
+    """Polls partitions it owns."""
+    polls_processed: int = Field(ge=0)
+    """Polls merged into the tables."""
+    messages_processed: int = Field(ge=0)
+    """Messages of the source topics handled."""
+    messages_rejected: int = Field(ge=0)
+    """Messages sent to the dead letters."""
+    newest_processed_us: dict[Annotated[str, StringConstraints(max_length=8)], int]
+    """Per owned partition (as text), the newest poll time processed."""
+    table_keys: dict[Annotated[str, StringConstraints(max_length=64)], int]
+    """Counts of what the worker holds (stores, timelines, their bytes)."""
+
+
+class DeadLetter(_Message):
+    """A rejected row or message: where it came from and why."""
+
+    source: Annotated[str, StringConstraints(max_length=1_000)]
+    """A file path, or the topic the message was read from."""
+    location: Annotated[str, StringConstraints(max_length=200)]
+    """``line N`` of a file, or ``partition P offset O`` of a topic."""
+    reason: Annotated[str, StringConstraints(max_length=20_000)]
+    """What was wrong and what to do."""
+    raw: Annotated[str, StringConstraints(max_length=20_000)]
+    """The row or message as read (cut to 10,000 characters)."""
+    rejected_at: Annotated[str, StringConstraints(max_length=64)]
+    """When it was rejected, ISO 8601."""
+
+
+def _decode(model: type[M], data: bytes, limit: int) -> M:
+    if len(data) > limit:
+        raise PayloadError(f"{len(data):,} bytes; a {model.__name__} has at most {limit:,}")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise PayloadError(f"not a valid {model.__name__}: {quote(problems, 500)}") from None
+
+
+def decode_request(data: bytes) -> ReportRequest:
+    """A report request; raises :class:`PayloadError`."""
+    request = _decode(ReportRequest, data, MAX_REQUEST_BYTES)
+    if request.phase == ROWS and request.n_us is None:
+        raise PayloadError("not a valid ReportRequest: a rows request needs n_us")
+    return request
+
+
+def decode_part(data: bytes) -> ReportPart:
+    """A report part; raises :class:`PayloadError`."""
+    return _decode(ReportPart, data, MAX_PART_BYTES)
+
+
+def decode_stats(data: bytes) -> WorkerStats:
+    """Worker stats; raises :class:`PayloadError`."""
+    return _decode(WorkerStats, data, MAX_STATS_BYTES)
+
+
+def decode_dead_letter(data: bytes) -> DeadLetter:
+    """A dead letter; raises :class:`PayloadError`."""
+    return _decode(DeadLetter, data, MAX_LETTER_BYTES)
+
+
+def encode(message: _Message) -> bytes:
+    """Any of these messages as JSON."""
+    return message.model_dump_json().encode()
+
+
+def encode_dead_letter(source: str, location: str, reason: str, raw: str, at: str) -> bytes:
+    """A rejected row or message, with where it came from and why."""
+    letter = DeadLetter(
+        source=source[:1_000], location=location[:200], reason=reason[:20_000],
+        raw=raw[:10_000], rejected_at=at[:64],
+    )  # fmt: skip
+    return json.dumps(letter.model_dump()).encode()
