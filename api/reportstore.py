@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 class Retention(NamedTuple):
     """How many reports to keep, and for how long."""
 
-    count: int | None
+    max_count: int | None
     """Keep the newest this many (None: no limit by count)."""
-    age_s: float | None
+    max_age_s: float | None
     """Keep those requested less than this long ago (None: no limit by age)."""
 
     @classmethod
@@ -141,7 +141,7 @@ class ReportStore:
     def prune(self) -> int:
         """Delete the reports past the retention (never a running one); how many went."""
         ordered = self.recent(limit=len(self._records))
-        count, age = self.retention
+        count, age = self.retention.max_count, self.retention.max_age_s
         cutoff = time.time() - age if age is not None else None
         gone = 0
         for i, record in enumerate(ordered):

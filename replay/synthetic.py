@@ -110,10 +110,10 @@ def generate(
         if not copies:
             shutil.copyfile(source / name, out / name)
             continue
-        rows = pl.read_csv(source / name, infer_schema=False)
+        table = pl.read_csv(source / name, infer_schema=False)
         mapping = pl.DataFrame({"store_id": [b for b, _ in copies], "copy": [c for _, c in copies]})
-        again = rows.join(mapping, on="store_id").with_columns(store_id=pl.col("copy"))
-        pl.concat([rows, again.drop("copy")]).write_csv(out / name)
+        again = table.join(mapping, on="store_id").with_columns(store_id=pl.col("copy"))
+        pl.concat([table, again.drop("copy")]).write_csv(out / name)
     return Generated(
         status,
         out / "menu_hours.csv",
@@ -140,4 +140,5 @@ def _with_bad_rows(frame: pl.DataFrame, count: int, rng: np.random.Generator) ->
     extra = pl.DataFrame(bad, schema=frame.schema, orient="row")
     mixed = pl.concat([frame, extra])
     order = rng.permutation(len(mixed))
-    return mixed[order.tolist()]
+    shuffled: pl.DataFrame = mixed[order.tolist()]
+    return shuffled

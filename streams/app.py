@@ -60,7 +60,7 @@ class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are
     """The ``polls`` table: its changelog batches, applied on a restore or by a standby,
     also tell the in-memory index which stores changed."""
 
-    def apply_changelog_batch(self, batch: Iterable[faust.EventT]) -> None:
+    def apply_changelog_batch(self, batch: Iterable[faust.EventT[bytes]]) -> None:
         """Write the batch to RocksDB, then note every store it touched."""
         events = list(batch)
         super().apply_changelog_batch(events)
@@ -101,7 +101,8 @@ segments = SegmentStore(
     KafkaChangelog(
         polls,
         polls.changelog_topic.get_topic_name(),
-        lambda: app.producer._ensure_producer(),  # noqa: PLW0108 - app.producer is made lazily
+        # app.producer is made lazily; _ensure_producer is the aiokafka driver's.
+        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]  # noqa: PLW0108
     ),
 )
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
@@ -117,8 +118,8 @@ def held_partitions() -> set[int]:
     return {tp.partition for tp in tps if tp.topic in names}
 
 
-@app.on_partitions_assigned.connect
-async def _forget_moved(sender: faust.App, assigned: set[faust.types.TP], **_: object) -> None:
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types the sender positional-only
+async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
     # What this worker still holds (active or standby) stayed current in RocksDB and in
     # memory; a partition it no longer holds may change elsewhere: forget it now, and read
     # it again if it comes back.

@@ -63,7 +63,7 @@ class LagProbe:
 
     async def measure(self) -> list[PartitionLag]:
         """Lag of every partition of the source topics."""
-        tps = []
+        tps: list[TopicPartition] = []
         for topic in source_topics(self.settings):
             partitions = self.consumer.partitions_for_topic(topic)
             if not partitions:

@@ -130,4 +130,4 @@ def partition_of(store_id: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (murmur2, as Java and aiokafka)."""
     from aiokafka.partitioner import murmur2
 
-    return (murmur2(store_id) & 0x7FFFFFFF) % partitions
+    return int(murmur2(store_id) & 0x7FFFFFFF) % partitions

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 Value = TypeVar("Value")
 
 
-async def reject(event: faust.EventT, reason: str) -> None:
+async def reject(event: faust.EventT[bytes], reason: str) -> None:
     """Send a message this worker cannot use to the dead letters, with its topic and offset."""
     message = event.message
     raw = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
@@ -39,7 +39,7 @@ async def reject(event: faust.EventT, reason: str) -> None:
 
 async def decoded(
     stream: faust.StreamT[bytes], decode: Callable[[bytes], Value]
-) -> AsyncIterator[tuple[faust.EventT, Value]]:
+) -> AsyncIterator[tuple[faust.EventT[bytes], Value]]:
     """Each event with its decoded value; the undecodable go to the dead letters."""
     async for event in stream.events():
         try:

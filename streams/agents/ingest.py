@@ -87,7 +87,7 @@ def home_partition(store: bytes) -> int:
     return partition_of(store, settings.partitions)
 
 
-async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> bool:
+async def _misrouted(event: faust.EventT[bytes], topic: faust.TopicT, store: bytes) -> bool:
     """Forward a message whose key does not put it in its store's partition.
 
     A store's state must live in one partition. A producer that sent without the store id
@@ -103,9 +103,9 @@ async def _misrouted(event: faust.EventT, topic: faust.TopicT, store: bytes) -> 
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     """Each batch of messages: one new segment per store, one write per partition; the
     batch's offsets are acknowledged after its writes."""
-    manual = stream.noack()
-    waiting = manual.channel.queue  # messages fetched for this agent, not yet taken
-    batch: list[faust.EventT] = []
+    manual: faust.Stream[bytes] = stream.noack()  # type: ignore[attr-defined]  # Stream has it
+    waiting = manual.channel.queue  # type: ignore[attr-defined]  # a Channel: its queue of fetched messages
+    batch: list[faust.EventT[bytes]] = []
     async for event in manual.events():
         batch.append(event)
         if len(batch) < BATCH and waiting.empty():
@@ -117,7 +117,7 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
             batch = []
 
 
-async def ingest_batch(events: Sequence[faust.EventT]) -> None:
+async def ingest_batch(events: Sequence[faust.EventT[bytes]]) -> None:
     """Decode, check and group a batch of polls messages, then write them."""
     bounds = settings.time_bounds()
     groups: dict[tuple[int, bytes], list[Keys]] = {}
@@ -164,7 +164,7 @@ async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
             index.wrote(partition, store, 1, now)
 
 
-def _version(event: faust.EventT, update: Update) -> int:
+def _version(event: faust.EventT[bytes], update: Update) -> int:
     """An update's version: the producer's, or else the message's own timestamp."""
     if update.version is not None:
         return update.version

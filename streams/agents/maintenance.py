@@ -10,6 +10,7 @@ kept by the writes), never at every key.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from streams.agents.ingest import load
 from streams.agents.reports import build, owned_partitions
@@ -32,7 +33,7 @@ async def compact(partition: int, store: bytes, refresh: bool) -> None:
     index.counted(partition, store, len((found.keys() - set(plan.deletes)) | plan.puts.keys()))
 
 
-@app.timer(interval=EVERY_S)
+@app.timer(interval=EVERY_S)  # type: ignore[untyped-decorator]  # faust's is untyped
 async def maintain() -> None:
     """Compact, refresh and warm, within the tick's budget."""
     if app.in_recovery or app.rebalancing or load.busy():
@@ -69,6 +70,9 @@ async def maintain() -> None:
         profile_bytes = profile_index.get(store, profiles.get)
         if not timelines.fresh(store, info.version, profile_bytes):
             timelines.timeline(
-                store, info.version, profile_bytes, n_us,
-                lambda n, p=partition, s=store, b=profile_bytes: build(p, s, b, n),
-            )  # fmt: skip
+                store,
+                info.version,
+                profile_bytes,
+                n_us,
+                partial(build, partition, store, profile_bytes),
+            )

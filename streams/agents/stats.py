@@ -6,8 +6,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-
-import faust
+from typing import Any
 
 from streams.app import TOPICS, app, index, timelines, worker_stats_topic
 from streams.core.protocol import WorkerStats, encode
@@ -40,18 +39,20 @@ counters = Counters()
 
 def _ready() -> bool:
     return bool(
-        app.tables.recovery.completed.is_set() and not app.in_recovery and not app.rebalancing
+        app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # faust's TableManager
+        and not app.in_recovery
+        and not app.rebalancing
     )
 
 
-@app.timer(interval=STATS_EVERY_S)
+@app.timer(interval=STATS_EVERY_S)  # type: ignore[untyped-decorator]  # faust's is untyped
 async def publish_stats() -> None:
     """Send this worker's stats to the worker-stats topic."""
     await _publish(ready=_ready())
 
 
-@app.on_partitions_revoked.connect
-async def _moving(sender: faust.App, revoked: set[faust.types.TP], **_: object) -> None:
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types the sender positional-only
+async def _moving(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
     # Partitions move: say so now, not at the next tick, so that /readyz turns 503 at once.
     await _publish(ready=False)
 

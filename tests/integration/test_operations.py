@@ -123,7 +123,10 @@ def test_oversize_bodies_are_refused_before_they_are_read(stack: Stack) -> None:
     assert httpx.post(f"{url}/polls", json=too_many, timeout=30).status_code == 413
     assert httpx.post(f"{url}/polls", content=b"{nope", timeout=10).status_code == 415  # untyped
     json_type = {"content-type": "application/json"}
-    assert httpx.post(f"{url}/polls", content=b"{nope", headers=json_type, timeout=10).status_code == 422
+    assert (
+        httpx.post(f"{url}/polls", content=b"{nope", headers=json_type, timeout=10).status_code
+        == 422
+    )
 
 
 def test_readiness_and_lag_metrics_follow_the_workers(stack: Stack) -> None:
@@ -131,9 +134,11 @@ def test_readiness_and_lag_metrics_follow_the_workers(stack: Stack) -> None:
     url = stack.start_api()
     assert httpx.get(f"{url}/livez", timeout=10).status_code == 200
     not_ready = _wait(
-        lambda: (r := httpx.get(f"{url}/readyz", timeout=10)).status_code == 503
-        and any("no worker" in reason for reason in r.json()["reasons"])
-        and r
+        lambda: (
+            (r := httpx.get(f"{url}/readyz", timeout=10)).status_code == 503
+            and any("no worker" in reason for reason in r.json()["reasons"])
+            and r
+        )
     )
     assert not_ready.json()["status"] == "not ready"
     group = stack.settings.app_id
