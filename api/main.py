@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "scheduled-reports", lambda: _schedule(coordinator, settings.report_every_s or 0)
             ).running()
         metrics.registry.register(monitor)
-        metrics.watch_tasks(tasks)
+        metrics.watch_tasks(tasks, lambda: coordinator.unreadable_parts)
         app.state.store, app.state.coordinator, app.state.monitor = store, coordinator, monitor
         app.state.metrics, app.state.tasks = metrics, tasks
         try:

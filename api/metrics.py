@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -34,9 +34,10 @@ class ApiMetrics:
             buckets=REPORT_BUCKETS, registry=self.registry,
         )  # fmt: skip
 
-    def watch_tasks(self, tasks: Tasks) -> None:
-        """Export each supervised task's state and crash count."""
-        self.registry.register(_TaskCollector(tasks))
+    def watch_tasks(self, tasks: Tasks, unreadable_parts: Callable[[], int]) -> None:
+        """Export each supervised task's state and crash count, and the report parts the
+        coordinator skipped as malformed."""
+        self.registry.register(_TaskCollector(tasks, unreadable_parts))
 
     def install(self, app: FastAPI) -> None:
         """Count and time every request by its route template (not its raw path)."""
@@ -74,8 +75,9 @@ class _Measure:
 
 
 class _TaskCollector(Collector):
-    def __init__(self, tasks: Tasks) -> None:
+    def __init__(self, tasks: Tasks, unreadable_parts: Callable[[], int]) -> None:
         self.tasks = tasks
+        self.unreadable_parts = unreadable_parts
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("storemon_task_up", "1 while the API task runs", labels=["task"])
@@ -85,4 +87,8 @@ class _TaskCollector(Collector):
         for task in self.tasks.all.values():
             up.add_metric([task.name], 1.0 if task.up else 0.0)
             crashes.add_metric([task.name], task.crashes)
-        yield from (up, crashes)
+        parts = CounterMetricFamily(
+            "storemon_unreadable_report_parts", "Report parts skipped as malformed"
+        )
+        parts.add_metric([], self.unreadable_parts())
+        yield from (up, crashes, parts)

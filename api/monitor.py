@@ -57,7 +57,7 @@ class Monitor(Collector):
         self.workers: dict[str, WorkerStats] = {}
         self.dead_letters: deque[dict[str, Any]] = deque(maxlen=200)
         self.dead_letters_total = 0
-        self.unreadable = 0
+        self.unreadable: dict[str, int] = {}
         """Messages on the stats or dead-letter topics that were not what they should be."""
         self.history: deque[Point] = deque(maxlen=int(HISTORY_S / settings.monitor_every_s) + 1)
         self.last_ok: float | None = None
@@ -102,25 +102,38 @@ class Monitor(Collector):
 
     async def _loop(self) -> None:
         every = self.settings.monitor_every_s
+        assert self._lag is not None
         failures = 0
         while True:
             started = time.monotonic()
             try:
-                # A broker that is gone can make a request hang: a sample that takes longer
-                # than an interval is a failed one, and readiness says so at once.
-                await asyncio.wait_for(self.sample(), timeout=max(every, 1.0))
+                # Whether Kafka answers is decided by a cheap metadata request that must come
+                # back within an interval: readiness turns 503 within one interval of the
+                # broker going away, and 200 as soon as it answers again.
+                if not await asyncio.wait_for(self._lag.ping(), timeout=max(every, 1.0)):
+                    raise ConnectionError("no broker in the cluster's metadata")
                 self.last_ok = time.time()
                 self.last_error = None
-                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka away: say so in /readyz, keep trying
                 self.last_ok = None
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 failures += 1
-                log.warning("monitor sample failed: %s", self.last_error)
-                if failures >= 5:
+                log.warning("Kafka did not answer the monitor: %s", self.last_error)
+                if failures >= 10:
                     raise  # connect afresh (the supervisor starts this again)
+                await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+                continue
+            failures = 0
+            try:
+                # The full sample (lag, group, workers) may take longer on a busy broker; its
+                # figures are then a little older, which is all it costs.
+                await asyncio.wait_for(self.sample(), timeout=max(10 * every, 10.0))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("monitor sample failed: %s: %s", type(exc).__name__, exc)
             await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
     # -- sampling ------------------------------------------------------------------------------
@@ -161,7 +174,7 @@ class Monitor(Collector):
                         letter = decode_dead_letter(message.value or b"")
                         self.dead_letters.append(letter.model_dump())
                 except PayloadError as exc:
-                    self.unreadable += 1
+                    self.unreadable[tp.topic] = self.unreadable.get(tp.topic, 0) + 1
                     log.warning("%s offset %d skipped: %s", tp.topic, message.offset, exc)
         for name, stats in list(self.workers.items()):
             if time.time() - stats.sent_at > 10 * STATS_FRESH_S:
@@ -322,3 +335,11 @@ class Monitor(Collector):
         )
         rejected.add_metric([], self.dead_letters_total)
         yield rejected
+        unreadable = CounterMetricFamily(
+            "storemon_unreadable_messages",
+            "Messages the API read from the pipeline's own topics and skipped as malformed",
+            labels=["topic"],
+        )
+        for topic, count in sorted(self.unreadable.items()):
+            unreadable.add_metric([topic], count)
+        yield unreadable

@@ -82,6 +82,11 @@ class LagProbe:
             for tp in tps
         ]
 
+    async def ping(self) -> bool:
+        """Whether a broker answers a metadata request (cheap: no group, no offsets)."""
+        cluster = await self.admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+
     async def members(self) -> int:
         """How many consumers are in the group now."""
         return (await self.group())[0]

@@ -3,14 +3,18 @@ as child processes per test, each test on its own topics, consumer group and fol
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.broker.local import LocalKafka
 from streams.processes import STOREMON, Supervisor, settings_env, take_report
@@ -20,19 +24,28 @@ KAFKA_PORT = 39092
 
 
 @pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh single-node Kafka for the whole session; yields its bootstrap address."""
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A fresh single-node Kafka for the whole session (a fault test may kill and restart
+    it: it is started again, on its data, if it is found down)."""
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}",
         controller_port=KAFKA_PORT + 1,
         local_dir=ROOT / ".local",
     )
-    broker = LocalKafka(settings, home=tmp_path_factory.mktemp("kafka"))
-    broker.up(fresh=True)
+    local = LocalKafka(settings, home=tmp_path_factory.mktemp("kafka"))
+    local.up(fresh=True)
     try:
-        yield settings.bootstrap_servers
+        yield local
     finally:
-        broker.down()
+        local.down()
+
+
+@pytest.fixture
+def kafka(broker: LocalKafka) -> str:
+    """The session broker's bootstrap address (started again if a test left it down)."""
+    if broker.pid() is None:
+        broker.up()
+    return broker.settings.bootstrap_servers
 
 
 class Stack(Supervisor):
@@ -111,3 +124,51 @@ def assert_same_report(got: str, expected: str) -> None:
     for g, w in zip(got_rows[1:], want_rows[1:], strict=True):
         for a, b in zip(g[1:], w[1:], strict=True):
             assert abs(float(a) - float(b)) <= 0.01 + 1e-9, (g, w)
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[dict[str, Any]]:
+    """Every message of ``topic`` that is JSON, from the start (others are skipped)."""
+
+    def parse(value: bytes | None) -> Any:
+        try:
+            return json.loads(value or b"")
+        except (ValueError, RecursionError):
+            return None
+
+    async def read() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            out = []
+            batches = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
+            while batches:
+                for messages in batches.values():
+                    out.extend(v for m in messages if (v := parse(m.value)) is not None)
+                batches = await consumer.getmany(timeout_ms=1000)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    items: list[tuple[bytes | None, bytes]],
+    partition: int | None = None,
+) -> None:
+    """Send ``(key, value)`` messages, each acknowledged."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, value in items:
+                await producer.send_and_wait(topic, value, key=key, partition=partition)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from replay.synthetic import generate
 from streams.core.exceptions import RowError
@@ -21,7 +20,7 @@ from streams.core.timestamps import parse_timestamp
 from streams.lag import measure
 from streams.processes import take_report_at
 from streams.settings import Settings
-from tests.integration.conftest import Stack, assert_same_report, offline_csv
+from tests.integration.conftest import Stack, assert_same_report, offline_csv, produce, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -44,39 +43,6 @@ def scenario(loop_2023: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     with hours.open("a") as f:  # two bad hours rows too
         f.write("123,9,09:00,10:00\n456,1,25:00,10:00\n")
     return {"status": g.status, "hours": hours, "timezones": g.timezones}
-
-
-def _read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-        )
-        await consumer.start()
-        try:
-            out = []
-            batches = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
-            while batches:
-                for messages in batches.values():
-                    out.extend(json.loads(m.value) for m in messages)
-                batches = await consumer.getmany(timeout_ms=1000)
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
-
-
-def _produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            for key, value in items:
-                await producer.send_and_wait(topic, value, key=key)
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
 
 
 def test_loop_2023_sample_matches_the_offline_report(stack: Stack, sample: dict[str, Path]) -> None:
@@ -116,7 +82,7 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
             "polls": [[4_070_908_800_000_000, "active"], [1_674_640_800_000_000, "inactive"]],
         }
     )
-    _produce(
+    produce(
         stack.settings.bootstrap_servers,
         f"{topics}.polls",
         [(b"x", b"{not json"), (None, b'{"store_id": "late-1", "status": "active", '
@@ -129,7 +95,7 @@ def test_bad_rows_reach_the_dead_letters_and_good_rows_the_report(
     )  # fmt: skip
     stack.wait_worker_ready("worker-1")
     stack.wait_caught_up()
-    letters = _read_topic(stack.settings.bootstrap_servers, f"{topics}.dead-letters")
+    letters = read_topic(stack.settings.bootstrap_servers, f"{topics}.dead-letters")
     from_files = [d for d in letters if d["source"].endswith(".csv")]
     assert len([d for d in from_files if d["source"].endswith("store_status.csv")]) == 40
     assert len([d for d in from_files if d["source"].endswith("menu_hours.csv")]) == 2
