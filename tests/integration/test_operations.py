@@ -173,20 +173,26 @@ def test_scheduled_reports_appear_in_the_list(stack: Stack) -> None:
     stack.worker("worker-1")
     url = stack.start_api()
     stack.wait_worker_ready("worker-1")
-    httpx.post(
+    sent = httpx.post(
         f"{url}/polls",
         json={"store_id": "s", "status": "active", "timestamp_utc": "2023-01-25T10:00:00Z"},
         timeout=10,
     )
+    assert sent.status_code == 202
+    stack.wait_caught_up()
+    since = time.time()  # every scheduled report from now on holds the poll
     listed = _wait(
         lambda: [
-            r for r in httpx.get(f"{url}/reports", timeout=10).json() if r["status"] == "Complete"
+            r for r in httpx.get(f"{url}/reports", timeout=10).json()
+            if r["status"] == "Complete" and r["requested_at"] > since
         ],
         timeout_s=90,
-    )
+    )  # fmt: skip
     newest = listed[0]
     assert newest["scheduled"] is True
-    assert newest["rows"] in (0, 1)
+    assert newest["rows"] == 1
+    assert newest["report_time"] == "2023-01-25T10:00:00Z"
+    assert "\ns,60.00,24.00,168.00," in httpx.get(f"{url}{newest['url']}", timeout=10).text
     assert newest["duration_s"] > 0
     assert httpx.get(f"{url}{newest['url']}", timeout=10).headers["X-Report-Status"] == "Complete"
     times = [r["requested_at"] for r in httpx.get(f"{url}/reports", timeout=10).json()]
@@ -208,7 +214,14 @@ def test_operator_page_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
     httpx.post(f"{url}/polls", json=polls, timeout=10)
     httpx.post(f"{url}/polls", json={"store_id": "x"}, timeout=10)  # refused: not a dead letter
     stack.report()
-    time.sleep(4)  # a few monitor samples for the chart
+    # Wait until the page has what the browser checks below: a line per partition, and the
+    # lag sampled since the polls went in (no fixed sleep).
+    _wait(
+        lambda: (
+            len(re.findall(r'class="lag-line"', httpx.get(f"{url}/", timeout=10).text)) == 8
+            and re.search(r'id="total-lag">0<', httpx.get(f"{url}/", timeout=10).text)
+        )
+    )
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--no-first-run", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}"]  # fmt: skip
