@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
 
 from api.errors import ApiError
+from streams.core.exceptions import PayloadError
+from streams.core.payloads import load_json
 
 
 async def read_json(request: Request) -> Any:
@@ -17,13 +18,9 @@ async def read_json(request: Request) -> Any:
 
 
 def parse_json(data: bytes) -> Any:
-    """JSON from bytes; 422 when it is not JSON, is nested too deeply or holds a number
-    too long to read."""
+    """JSON from bytes, read as every topic message is (``load_json``); 422 with the
+    reason when it is not usable JSON."""
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(422, f"the body is not JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(422, "the body is JSON nested too deeply to read") from None
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise ApiError(422, f"the body is not usable JSON: {str(exc)[:200]}") from None
+        return load_json(data)
+    except PayloadError as exc:
+        raise ApiError(422, f"the body is {exc}") from None

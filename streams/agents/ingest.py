@@ -52,7 +52,7 @@ from streams.core.segments import encode
 from streams.topics import partition_of
 
 BATCH = 4_000
-WITHIN_S = 0.02
+WITHIN_S = 0.1
 """How long a batch waits for more messages once the first has come."""
 BUSY_PER_S = 200
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 
 from streams.core.exceptions import PayloadError, RowError, TimestampError, quote
 from streams.core.pollkeys import Keys
@@ -37,18 +38,21 @@ MAX_PROFILE_BYTES = 64 * 1024
 """An hours or zone message is at most this long."""
 
 
+def load_json(data: bytes) -> Any:
+    """JSON from bytes, wherever they come from (a message, an HTTP body); anything that is
+    not usable JSON (invalid, invalid UTF-8, nested over 1,024 levels, a number out of
+    range) is a :class:`PayloadError` saying why."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"not JSON: {quote(str(exc), 200)}") from None
+
+
 def _load(data: bytes, limit: int) -> dict[str, Any]:
     """A JSON object from a message, or :class:`PayloadError` whatever is wrong with it."""
     if len(data) > limit:
         raise PayloadError(f"the message is {len(data):,} bytes; at most {limit:,} are read")
-    try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"not JSON: {exc}") from None
-    except RecursionError:
-        raise PayloadError("not usable JSON: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise PayloadError(f"not usable JSON: {quote(str(exc), 200)}") from None
+    value = load_json(data)
     if not isinstance(value, dict):
         raise PayloadError(f"expected a JSON object, got {type(value).__name__}")
     return value

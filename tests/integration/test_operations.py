@@ -225,13 +225,20 @@ def test_operator_page_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--no-first-run", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}"]  # fmt: skip
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", f"{url}/"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+
+    def caught_up_dom() -> str | None:
+        dom = subprocess.run(
+            [chromium, *flags, "--dump-dom", f"{url}/"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        return dom if re.search(r'id="total-lag">0<', dom) else None
+
+    # The lag is sampled every second and a commit can be a moment late: the browser must
+    # show the caught-up page within a few loads (each load is checked whole below).
+    dom = _wait(caught_up_dom, timeout_s=60, every_s=1.0)
     assert 'class="lag-chart"' in dom
     lines = re.findall(r'<polyline class="lag-line" data-partition="(\d+)"', dom)
     assert sorted(map(int, lines)) == list(range(8))
