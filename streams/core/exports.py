@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from streams.core.exceptions import HeaderError, RowError, SourceError
@@ -22,7 +23,6 @@ from streams.core.pollkeys import Keys, normalize_grouped
 from streams.core.rows import (
     HOURS,
     POLLS,
-    STORE_ID_PATTERN,
     ZONES,
     HoursRow,
     Rejection,
@@ -30,11 +30,14 @@ from streams.core.rows import (
     map_columns,
     parse_hours,
     parse_poll,
+    parse_status,
+    parse_store_id,
     parse_zone,
 )
 from streams.core.timestamps import TimeBounds
 
 Row = TypeVar("Row")
+Value = TypeVar("Value")
 _CANONICAL_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC$"
 
 
@@ -80,68 +83,119 @@ def canonical_epoch_us(stamps: pl.Series) -> pl.Series:
     The layout is ``YYYY-MM-DD HH:MM:SS.ffffff UTC`` (surrounding spaces allowed). Other
     forms, and impossible dates or times, come out null for the per-row parser to judge.
     """
-    parts = {"y": (0, 4), "mo": (5, 2), "d": (8, 2), "h": (11, 2), "mi": (14, 2), "s": (17, 2)}
+    if not (stamps.str.len_bytes() == len("2023-01-22 12:09:39.388884 UTC")).all():
+        stamps = stamps.str.strip_chars()  # a copy of every stamp: only when one needs it
     t = pl.col("t")
-    frame = pl.DataFrame({"t": stamps.str.strip_chars()}).with_columns(
-        ok=t.str.contains(_CANONICAL_TS).fill_null(False),
-        us=t.str.slice(20, 6).cast(pl.Int32, strict=False),
-        **{k: t.str.slice(o, n).cast(pl.Int32, strict=False) for k, (o, n) in parts.items()},
-    )
-    y, mo, d = pl.col("y"), pl.col("mo"), pl.col("d")
+
+    def number(offset: int, length: int) -> pl.Expr:
+        return t.str.slice(offset, length).cast(pl.Int64, strict=False)
+
+    y, mo, d = number(0, 4), number(5, 2), number(8, 2)
+    h, mi, s, us = number(11, 2), number(14, 2), number(17, 2), number(20, 6)
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     month_days = (
         pl.when(mo == 2)
-        .then(28 + leap.cast(pl.Int32))
+        .then(28 + leap.cast(pl.Int64))
         .when(mo.is_in([4, 6, 9, 11]))
         .then(30)
         .otherwise(31)
     )
-    frame = frame.with_columns(
-        ok=(
-            pl.col("ok")
-            & mo.is_between(1, 12)
-            & d.is_between(1, month_days)
-            & (pl.col("h") < 24)
-            & (pl.col("mi") < 60)
-            & (pl.col("s") < 60)
-        ).fill_null(False)
-    ).with_columns(
-        pl.when(pl.col("ok")).then(pl.col("d")).otherwise(pl.lit(1, pl.Int32)).alias("d"),
-        pl.when(pl.col("ok")).then(pl.col("mo")).otherwise(pl.lit(1, pl.Int32)).alias("mo"),
+    ok = (
+        t.str.contains(_CANONICAL_TS)
+        & mo.is_between(1, 12)
+        & d.is_between(1, month_days)
+        & (h < 24)
+        & (mi < 60)
+        & (s < 60)
     )
-    moment = pl.datetime(
-        pl.col("y").fill_null(1970),
-        pl.col("mo"),
-        pl.col("d"),
-        pl.col("h").fill_null(0).clip(0, 23),
-        pl.col("mi").fill_null(0).clip(0, 59),
-        pl.col("s").fill_null(0).clip(0, 59),
-        pl.col("us").fill_null(0),
-        time_unit="us",
-    )
-    result = frame.select(
-        pl.when(pl.col("ok")).then(moment.dt.epoch("us")).otherwise(None).alias("ts_us")
-    )
-    return result["ts_us"]
+    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    year = y - (mo <= 2).cast(pl.Int64)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
+    days = era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719_468
+    epoch_us = (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000 + us
+    lazy = pl.DataFrame({"t": stamps}).lazy()
+    return lazy.select(pl.when(ok.fill_null(False)).then(epoch_us).alias("ts_us")).collect()[
+        "ts_us"
+    ]
 
 
-def group_polls(store_ids: Sequence[str] | pl.Series, keys: Keys) -> GroupedPolls:
+def group_polls(store_ids: Sequence[str], keys: Keys) -> GroupedPolls:
     """Group polls given as parallel store ids and keys, normalised like every store's
     polls (sorted, one per instant, ``inactive`` wins)."""
-    # Sorting millions of strings is slow: group first, then sort the groups.
-    groups = (
-        pl.DataFrame(
-            {"store_id": store_ids, "key": keys}, schema={"store_id": pl.String, "key": pl.Int64}
-        )
-        .group_by("store_id")
-        .agg(pl.col("key").sort())
-        .sort("store_id")
-    )
-    bounds = np.zeros(len(groups) + 1, dtype=np.int64)
-    np.cumsum(groups["key"].list.len().to_numpy(), out=bounds[1:])
-    flat = groups["key"].explode().to_numpy().astype(np.int64)
-    bounds, flat = normalize_grouped(bounds, flat)
-    return GroupedPolls(groups["store_id"].to_list(), bounds, flat)
+    names = sorted(set(store_ids))
+    rank = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter((rank[s] for s in store_ids), dtype=np.int64, count=len(store_ids))
+    return _grouped(names, codes, keys)
+
+
+def _grouped(names: list[str], codes: npt.NDArray[np.int64], keys: Keys) -> GroupedPolls:
+    """Polls grouped by store, store ``codes[i]`` (an index into ``names``, sorted) having
+    poll ``keys[i]``: sorted by store then key, then normalised; stores without polls left
+    out."""
+    if len(keys):
+        base = int(keys.min())
+        span = int(keys.max()) - base
+        bits = max(len(names) - 1, 1).bit_length()
+        shift = 62 - bits
+        if span < 1 << shift:  # one int64 sort, the store in the high bits
+            both = np.sort((codes << shift) | (keys - base))
+            codes, keys = both >> shift, (both & ((1 << shift) - 1)) + base
+        else:
+            order = np.lexsort((keys, codes))
+            codes, keys = codes[order], keys[order]
+    counts = np.bincount(codes, minlength=len(names))
+    present = np.flatnonzero(counts)
+    bounds = np.zeros(len(present) + 1, dtype=np.int64)
+    np.cumsum(counts[present], out=bounds[1:])
+    bounds, keys = normalize_grouped(bounds, keys)
+    return GroupedPolls([names[i] for i in present.tolist()], bounds, keys)
+
+
+def _judged(
+    column: pl.Series, judge: Callable[[str], Value]
+) -> tuple[list[Value | None], npt.NDArray[np.int64]]:
+    """The distinct values of a categorical column, each judged once by ``judge`` (None
+    where it raises :class:`RowError`), and each row's index into them (a missing field:
+    the last index, judged None)."""
+    verdicts: list[Value | None] = []
+    for value in column.dtype.categories.to_series().to_list():  # type: ignore[attr-defined]  # a Categorical's
+        try:
+            verdicts.append(judge(value))
+        except RowError:
+            verdicts.append(None)
+    verdicts.append(None)  # a missing field
+    which = column.to_physical().fill_null(len(verdicts) - 1)
+    return verdicts, which.to_numpy().astype(np.int64)
+
+
+def _header(path: Path) -> list[str]:
+    """The first line of a CSV file, split into names."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            return next(csv.reader(handle), [])
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot open polls file: {exc.strerror}") from None
+
+
+class _Scan(NamedTuple):
+    lines: int
+    quoted: bool
+
+
+def _scan(path: Path) -> _Scan:
+    """Lines in a file and whether it has a quote, read a chunk at a time."""
+    lines, quoted, last = 0, False, b"\n"
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(16 << 20):
+                lines += chunk.count(b"\n")
+                quoted = quoted or b'"' in chunk
+                last = chunk[-1:]
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot open polls file: {exc.strerror}") from None
+    return _Scan(lines + (0 if last == b"\n" else 1), quoted)
 
 
 def read_polls(
@@ -152,44 +206,53 @@ def read_polls(
     A poll outside ``bounds`` (from the future, or before 2000) is a bad row (SPEC §1).
     ``fast=False`` parses every row with the per-row parser (the reference behaviour).
     """
-    data = _read_bytes(path)
-    if b'"' in data or not fast:
+    scan = _scan(path)
+    if scan.quoted or not fast:
         return _read_polls_slow(path, bounds)
-    newlines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    del data  # polars reads the file itself; holding both doubles the peak memory
-    try:
-        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, has_header=True)
-    except pl.exceptions.PolarsError:
-        return _read_polls_slow(path, bounds)
-    if newlines != len(frame) + 1:  # a row spanning lines: line numbers would be off
-        return _read_polls_slow(path, bounds)
-    if not frame.columns:
+    header = _header(path)
+    if not header:
         _no_header(path)
     try:
-        columns = map_columns(POLLS, frame.columns)
+        columns = map_columns(POLLS, header)
     except HeaderError as exc:
         raise SourceError(f"{path}:1: {exc}") from None
+    # Store ids and statuses repeat: read as categories, each distinct value is judged
+    # once by the rule every entrance uses; timestamps in the export's layout in bulk.
+    kinds: list[pl.DataType] = [pl.String()] * len(header)
+    for name in ("store_id", "status"):
+        kinds[columns[name]] = pl.Categorical(pl.Categories.random())
+    try:
+        frame = pl.read_csv(
+            path, infer_schema=False, truncate_ragged_lines=True, has_header=True,
+            schema_overrides=kinds,
+        )  # fmt: skip
+    except pl.exceptions.PolarsError:
+        return _read_polls_slow(path, bounds)
+    if scan.lines != len(frame) + 1 or len(frame.columns) != len(header):
+        return _read_polls_slow(path, bounds)  # a blank line: line numbers would be off
     names = list(frame.columns)
-    store = frame[names[columns["store_id"]]].str.strip_chars()
-    status = frame[names[columns["status"]]].str.strip_chars().str.to_lowercase()
+    ids, id_of_row = _judged(frame[names[columns["store_id"]]], parse_store_id)
+    statuses, status_of_row = _judged(frame[names[columns["status"]]], parse_status)
     ts_us = canonical_epoch_us(frame[names[columns["timestamp_utc"]]])
+    in_bounds = ts_us.is_between(bounds.lo_us, bounds.hi_us).fill_null(False).to_numpy()
+    ts = ts_us.fill_null(0).to_numpy().astype(np.int64)
+    del frame, ts_us
+    store_names = sorted({i for i in ids if i is not None})
+    rank = {name: i for i, name in enumerate(store_names)}
+    code_of = np.array([rank[i] if i is not None else -1 for i in ids], dtype=np.int64)
+    active_of = np.array([-1 if v is None else int(v) for v in statuses], dtype=np.int64)
+    codes, active = code_of[id_of_row], active_of[status_of_row]
+    del id_of_row, status_of_row
     # Rows this filter does not pass go through ``parse_poll``, which accepts them or
     # says why not: the filter only picks the rows that need no second look.
-    good = (
-        ts_us.is_between(bounds.lo_us, bounds.hi_us).fill_null(False)
-        & status.is_in(["active", "inactive"]).fill_null(False)
-        & store.str.contains(STORE_ID_PATTERN).fill_null(False)
-    )
-    good_np = good.to_numpy()
-    keys = ts_us.filter(good).to_numpy().astype(np.int64) * 2 + (
-        status.filter(good) == "active"
-    ).to_numpy().astype(np.int64)
-    good_ids = store.filter(good)
-    del frame, store, status, ts_us, good
+    good = in_bounds & (codes >= 0) & (active >= 0)
+    keys = ts[good] * 2 + active[good]
+    codes = codes[good]
     rejected: list[Rejection] = []
     extra_ids: list[str] = []
     extra_keys: list[int] = []
-    others = np.flatnonzero(~good_np)
+    others = np.flatnonzero(~good)
+    del ts, active, in_bounds, good
     if len(others):
         lines = _read_bytes(path).decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
         for index in others.tolist():
@@ -205,10 +268,19 @@ def read_polls(
                 continue
             extra_ids.append(poll.store_id)
             extra_keys.append(poll.ts_us * 2 + int(poll.active))
-    if extra_ids:
-        good_ids = pl.concat([good_ids, pl.Series(extra_ids, dtype=pl.String)])
+    if extra_ids:  # a store first seen here goes to the end, then every code is re-ranked
+        for store_id in extra_ids:
+            if store_id not in rank:
+                rank[store_id] = len(store_names)
+                store_names.append(store_id)
+        order = sorted(range(len(store_names)), key=store_names.__getitem__)
+        new_code = np.empty(len(store_names), dtype=np.int64)
+        new_code[order] = np.arange(len(store_names))
+        extra = np.array([rank[s] for s in extra_ids], dtype=np.int64)
+        codes = new_code[np.concatenate((codes, extra))]
         keys = np.concatenate((keys, np.array(extra_keys, dtype=np.int64)))
-    return group_polls(good_ids, keys), rejected
+        store_names = [store_names[i] for i in order]
+    return _grouped(store_names, codes, keys), rejected
 
 
 def _read_polls_slow(path: Path, bounds: TimeBounds) -> tuple[GroupedPolls, list[Rejection]]:

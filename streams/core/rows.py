@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 from streams.core.exceptions import HeaderError, RowError, TimestampError, quote
@@ -176,6 +177,7 @@ def parse_day(text: str) -> int:
     return int(value)
 
 
+@lru_cache(maxsize=4_096)  # an export repeats a few hundred times of day, 86,000 times over
 def parse_time_of_day(text: str) -> int:
     """``HH:MM[:SS[.ffffff]]`` as microseconds after midnight; ``24:00`` is the day's end."""
     value = text.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +57,41 @@ def last_observation_before(keys: Keys, profile: Profile, t_us: int) -> int | No
     return None
 
 
+class _Clock(NamedTuple):
+    """A profile's business time over a range, in ticks: what every timeline of a store
+    with that profile, built for that range, shares."""
+
+    starts: np.ndarray
+    """Where each business interval begins (ticks)."""
+    ends: np.ndarray
+    """Where each ends (ticks, excluded)."""
+    cum: np.ndarray
+    """Business time before each interval begins (ticks)."""
+    starts_a: array[int]
+    ends_a: array[int]
+    cum_a: array[int]
+
+
+CLOCKS_CACHED = 4_096
+"""Clocks kept for reuse. Stores share schedules (2,092 profiles among the 13,584 stores
+of the 2023 export) and one report builds every timeline over the same range, so most
+timelines find their clock made."""
+
+
+@lru_cache(maxsize=CLOCKS_CACHED)
+def _clock(profile: Profile, lo_us: int, hi_us: int) -> _Clock:
+    starts, ends = business_intervals(profile, lo_us, hi_us)
+    starts2, ends2 = starts * 2, ends * 2
+    cum = np.zeros(len(starts2), dtype=np.int64)
+    np.cumsum((ends2 - starts2)[:-1], out=cum[1:])
+    for shared in (starts2, ends2, cum):
+        shared.flags.writeable = False
+    return _Clock(
+        starts2, ends2, cum,
+        array("q", starts2.tobytes()), array("q", ends2.tobytes()), array("q", cum.tobytes()),
+    )  # fmt: skip
+
+
 class Measure(NamedTuple):
     """Business time and active business time in one window, in ticks (½ µs)."""
 
@@ -88,19 +124,18 @@ class Timeline:
         self.lo_us = lo_us
         self.hi_us = hi_us
         self.first_poll_us = int(keys[0]) >> 1 if len(keys) else None
-        starts, ends = business_intervals(profile, lo_us, hi_us)
+        clock = _clock(profile, lo_us, hi_us)
         ts = keys >> 1
         first, last = np.searchsorted(ts, (lo_us, hi_us), side="left").tolist()
         window = keys[first:last]
-        obs_keys = window[_inside(starts, ends, window >> 1)]
+        # A key without its status bit is its instant in ticks (2 · µs), the clock's unit.
+        obs_keys = window[_inside(clock.starts, clock.ends, window & ~1)]
         carry = last_observation_before(keys[:first], profile, lo_us) if first else None
         if carry is not None:
             obs_keys = np.concatenate((np.array([carry], dtype=np.int64), obs_keys))
         obs_us = obs_keys >> 1
         status = (obs_keys & 1).astype(np.int8)
-        starts2, ends2 = starts * 2, ends * 2
-        cum = np.zeros(len(starts2), dtype=np.int64)
-        np.cumsum((ends2 - starts2)[:-1], out=cum[1:])
+        starts2, ends2, cum = clock.starts, clock.ends, clock.cum
         mids = obs_us[:-1] + obs_us[1:]  # midpoint in ticks: (2a + 2b) / 2
         if len(starts2):
             j = np.maximum(np.searchsorted(starts2, mids, side="right") - 1, 0)
@@ -110,9 +145,9 @@ class Timeline:
         seg_b = np.concatenate((np.zeros(1, dtype=np.int64), b_mids))
         prefix = np.zeros(len(seg_b), dtype=np.int64)
         np.cumsum(status[:-1] * np.diff(seg_b), out=prefix[1:])
-        self._starts = array("q", starts2.tobytes())
-        self._ends = array("q", ends2.tobytes())
-        self._cum = array("q", cum.tobytes())
+        self._starts = clock.starts_a
+        self._ends = clock.ends_a
+        self._cum = clock.cum_a
         self._obs = array("q", (obs_us * 2).tobytes())
         self._mids = array("q", mids.tobytes())
         self._seg_b = array("q", seg_b.tobytes())
