@@ -11,7 +11,7 @@ from api.errors import ApiError
 from api.monitor import Monitor
 from api.reportstore import ReportStore
 from streams.core.exceptions import RowError
-from streams.core.rows import parse_store_id
+from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
 
 
 async def get_coordinator(request: Request) -> Coordinator:
@@ -38,7 +38,13 @@ StoreDep = Annotated[ReportStore, Depends(get_store)]
 
 
 async def get_store_id(
-    store_id: Annotated[str, Path(description="the store id: 1–128 of A–Z a–z 0–9 . _ : -")],
+    store_id: Annotated[
+        str,
+        Path(
+            description="the store id: 1–128 of A–Z a–z 0–9 . _ : -",
+            json_schema_extra={"pattern": STORE_ID_TEXT_PATTERN},
+        ),
+    ],
 ) -> str:
     """The path's store id, checked by the rule every entrance uses (SPEC §1)."""
     try:

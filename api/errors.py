@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,6 +35,15 @@ class ApiError(Exception):
         self.message = message
 
 
+def _allowed(request: Request) -> str | None:
+    """The methods the published document gives the request's path, e.g. ``GET, POST``."""
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^/}]+\}", template))
+        if re.fullmatch(pattern, request.url.path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the JSON error handlers."""
 
@@ -42,8 +52,17 @@ def install(app: FastAPI) -> None:
         return SafeJSONResponse({"error": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> SafeJSONResponse:
-        return SafeJSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+    async def http_error(request: Request, exc: HTTPException) -> SafeJSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's own body parsing; every route answers a body that is not JSON alike.
+            return SafeJSONResponse({"error": "the body is not JSON"}, status_code=422)
+        headers = dict(exc.headers or {})
+        allowed = _allowed(request) if exc.status_code == 405 else None
+        if allowed:  # every method the path allows, over all its routes (RFC 9110)
+            headers["Allow"] = allowed
+        return SafeJSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:

@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app)
     for module in (reports, ingest, ops, page):
         app.include_router(module.router)
+    ingest.publish_limits(app, settings.max_polls_per_request)
     return app
 
 

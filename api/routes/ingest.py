@@ -9,55 +9,30 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, FastAPI, Request
 
 from api.body import read_json
 from api.coordinator import KafkaUnavailableError
 from api.deps import CoordinatorDep, StoreIdDep
 from api.errors import ApiError, SafeJSONResponse
+from api.schemas import (
+    BODY_ERRORS,
+    Accepted,
+    HoursIn,
+    HoursOut,
+    ZoneIn,
+    ZoneOut,
+    errors,
+    polls_body,
+    zone_names,
+)
 from streams.core.exceptions import PayloadError, RowError, quote
-from streams.core.payloads import decode_hours, encode_hours, encode_zone
+from streams.core.payloads import MAX_POLLS_PER_MESSAGE, decode_hours, encode_hours, encode_zone
 from streams.core.pollkeys import poll_key
 from streams.core.rows import parse_poll_fields
 from streams.core.timestamps import TimeBounds
-from streams.core.zones import resolve_zone
 
 router = APIRouter(tags=["ingestion"])
-
-
-class PollIn(BaseModel):
-    """One poll, as in the export."""
-
-    store_id: str = Field(description="opaque store id: 1–128 of A–Z a–z 0–9 . _ : -")
-    status: str = Field(description="active or inactive (any case)")
-    timestamp_utc: str = Field(description="'2023-01-22 12:09:39.388884 UTC' or ISO 8601")
-
-
-class Accepted(BaseModel):
-    """How many polls were written."""
-
-    accepted: int
-
-
-class Shift(BaseModel):
-    """One business-hours row of a weekly schedule."""
-
-    day: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
-    start: str = Field(description="local HH:MM[:SS]")
-    end: str = Field(description="local HH:MM[:SS]; before start: overnight; equal: 24 h")
-
-
-class HoursIn(BaseModel):
-    """A store's whole weekly schedule; an empty list means open 24×7."""
-
-    shifts: list[Shift]
-
-
-class ZoneIn(BaseModel):
-    """A store's time zone."""
-
-    timezone: str = Field(description="IANA name, e.g. America/New_York")
 
 
 @asynccontextmanager
@@ -95,25 +70,10 @@ def _validate_polls(
 @router.post(
     "/polls",
     status_code=202,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/PollIn"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/PollIn"}},
-                        ]
-                    }
-                }
-            },
-        }
-    },
-    responses={
-        413: {"description": "body too large"},
-        422: {"description": "a reason per bad item"},
-    },
+    # The body is read by hand (per-item reasons, all or nothing); its schema is published.
+    # (create_app puts the API's own maximum in it: ``publish_limits``).
+    openapi_extra={"requestBody": polls_body(MAX_POLLS_PER_MESSAGE)},
+    responses=errors(*BODY_ERRORS),
 )
 async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
     """Write one poll or an array of polls; all of them, or none when any is invalid."""
@@ -140,10 +100,8 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
     return Accepted(accepted=len(items))
 
 
-@router.put("/stores/{store_id}/hours", status_code=202)
-async def put_hours(
-    store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep
-) -> dict[str, Any]:
+@router.put("/stores/{store_id}/hours", status_code=202, responses=errors(*BODY_ERRORS))
+async def put_hours(store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep) -> HoursOut:
     """Replace the store's weekly schedule, whole."""
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
     try:
@@ -154,19 +112,29 @@ async def put_hours(
     value = encode_hours(store_id, update.value, version=time.time_ns() // 1000)
     async with _kafka_errors():
         await coordinator.send(coordinator.topics.hours.name, store_id, value)
-    return {"store_id": store_id, "shifts": len(update.value)}
+    return HoursOut(store_id=store_id, shifts=len(update.value))
 
 
-@router.put("/stores/{store_id}/timezone", status_code=202)
-async def put_timezone(
-    store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep
-) -> dict[str, Any]:
-    """Replace the store's time zone; an unknown IANA name is refused."""
-    name = zone.timezone.strip()
-    if not resolve_zone(name)[1] or not name:
+@router.put("/stores/{store_id}/timezone", status_code=202, responses=errors(*BODY_ERRORS))
+async def put_timezone(store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep) -> ZoneOut:
+    """Replace the store's time zone; a name that is not an IANA zone is refused."""
+    name = zone.timezone
+    if name not in zone_names():
         raise ApiError(
             422, f"unknown time zone {quote(name)}: use an IANA name such as America/New_York"
         )
     async with _kafka_errors():
         await coordinator.send(coordinator.topics.zones.name, store_id, encode_zone(store_id, name))
-    return {"store_id": store_id, "timezone": name}
+    return ZoneOut(store_id=store_id, timezone=name)
+
+
+def publish_limits(app: FastAPI, max_polls: int) -> None:
+    """Publish this API's maximum number of polls a request in the body of ``POST /polls``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            build()["paths"]["/polls"]["post"]["requestBody"] = polls_body(max_polls)
+        return app.openapi_schema  # type: ignore[return-value]  # set by build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

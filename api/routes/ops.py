@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import MonitorDep, StoreDep
 from api.errors import SafeJSONResponse
+from api.schemas import Alive, Ready, ReportSummary, errors
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/livez")
-async def livez() -> dict[str, str]:
+async def livez() -> Alive:
     """The process is alive."""
-    return {"status": "alive"}
+    return Alive(status="alive")
 
 
-@router.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": Ready, "description": "not ready, with the reasons"}},
+)
 async def readyz(request: Request, monitor: MonitorDep) -> SafeJSONResponse:
     """Kafka answers, workers have recovered their tables and own every partition, and the
     API's own tasks run."""
@@ -30,7 +35,11 @@ async def readyz(request: Request, monitor: MonitorDep) -> SafeJSONResponse:
     return SafeJSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     return Response(
@@ -38,22 +47,27 @@ async def metrics(request: Request) -> Response:
     )
 
 
-@router.get("/reports")
-async def reports(store: StoreDep, limit: int = 50) -> list[dict[str, Any]]:
+@router.get("/reports", responses=errors(422))
+async def reports(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 50,
+) -> list[ReportSummary]:
     """Recent reports, newest first: status, report time, rows, duration, and where to get it."""
     return [
-        {
-            "report_id": r["report_id"],
-            "status": r.get("status"),
-            "requested_at": r.get("requested_at"),
-            "report_time": r.get("report_time"),
-            "as_of": r.get("as_of"),
-            "store_id": r.get("store_id"),
-            "rows": r.get("rows"),
-            "duration_s": r.get("duration_s"),
-            "scheduled": r.get("scheduled", False),
-            "error": r.get("error"),
-            "url": f"/get_report?report_id={r['report_id']}",
-        }
-        for r in store.recent(limit=max(1, min(limit, 500)))
+        ReportSummary.model_validate(
+            {
+                "report_id": r["report_id"],
+                "status": r.get("status"),
+                "requested_at": r.get("requested_at"),
+                "report_time": r.get("report_time"),
+                "as_of": r.get("as_of"),
+                "store_id": r.get("store_id"),
+                "rows": r.get("rows"),
+                "duration_s": r.get("duration_s"),
+                "scheduled": r.get("scheduled", False),
+                "error": r.get("error"),
+                "url": f"/get_report?report_id={r['report_id']}",
+            }
+        )
+        for r in store.recent(limit=limit)
     ]

@@ -6,30 +6,34 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel
 
 from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep
 from api.errors import ApiError, SafeJSONResponse
 from api.reportstore import COMPLETE, FAILED
+from api.schemas import ReportState, Triggered, errors
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
-from streams.core.rows import parse_store_id
-from streams.core.timestamps import parse_timestamp
+from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
+from streams.core.timestamps import TIMESTAMP_PATTERN, parse_timestamp
 
 router = APIRouter(tags=["reports"])
 
 
-class Triggered(BaseModel):
-    """A report was started."""
-
-    report_id: str
-
-
 AsOf = Annotated[
     str | None,
-    Query(description="report time, ISO 8601 (default: the newest poll ingested)"),
+    Query(
+        description="report time, ISO 8601 (default: the newest poll ingested); the pipeline "
+        "answers from 7 days before the newest poll to now plus the allowed clock skew",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
+    ),
 ]
-StoreId = Annotated[str | None, Query(description="report only this store")]
+StoreId = Annotated[
+    str | None,
+    Query(
+        description="report only this store", json_schema_extra={"pattern": STORE_ID_TEXT_PATTERN}
+    ),
+]
+TRIGGER_ERRORS = errors(422, 503)
 
 
 async def _trigger(
@@ -52,7 +56,7 @@ async def _trigger(
     return Triggered(report_id=record["report_id"])
 
 
-@router.get("/trigger_report", responses={422: {"description": "a bad as_of or store_id"}})
+@router.get("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_get(
     coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
@@ -60,7 +64,7 @@ async def trigger_report_get(
     return await _trigger(coordinator, as_of, store_id)
 
 
-@router.post("/trigger_report", responses={422: {"description": "a bad as_of or store_id"}})
+@router.post("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_post(
     coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
@@ -74,10 +78,24 @@ async def trigger_report_post(
         200: {
             "description": '`{"status": "Running"}`, `{"status": "Failed", "error": …}`, '
             "or the CSV with `X-Report-Status: Complete`",
-            "content": {"text/csv": {}, "application/json": {}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": ReportState.model_json_schema()},
+            },
+            "headers": {
+                "X-Report-Status": {
+                    "description": "Complete, when the body is the CSV",
+                    "schema": {"type": "string"},
+                },
+                "X-Report-Time": {
+                    "description": "the report time N, ISO 8601",
+                    "schema": {"type": "string"},
+                },
+            },
         },
-        404: {"description": "no such report"},
+        **errors(404, 422),
     },
+    response_class=Response,
 )
 async def get_report(
     store: StoreDep, report_id: Annotated[str, Query(description="from /trigger_report")]

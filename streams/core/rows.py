@@ -108,11 +108,22 @@ def map_columns(kind: str, header: Sequence[str]) -> dict[str, int]:
 
 
 _STATUSES = {"active": True, "inactive": False}
-_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+STATUS_PATTERN = r"^\s*(?:[Aa][Cc][Tt][Ii][Vv][Ee]|[Ii][Nn][Aa][Cc][Tt][Ii][Vv][Ee])\s*$"
+"""A status as written anywhere: ``active`` or ``inactive`` in any case, spaces around."""
+TIME_OF_DAY_PATTERN = (
+    r"^\s*(?:(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"|24:00(?::00(?:\.0{1,6})?)?)\s*$"
+)
+"""A local time of day: ``HH:MM[:SS[.ffffff]]`` from 00:00 to 23:59:59.999999, or
+``24:00`` (the day's end); what :func:`parse_time_of_day` accepts, exactly."""
+_TIME_OF_DAY = re.compile(TIME_OF_DAY_PATTERN)
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?")
 
 
 STORE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 """A store id after stripping (SPEC §1): 1 to 128 of these characters."""
+STORE_ID_TEXT_PATTERN = r"^\s*[A-Za-z0-9._:-]{1,128}\s*$"
+"""A store id as it may be written (surrounding spaces are stripped)."""
 _STORE_ID = re.compile(STORE_ID_PATTERN)
 
 
@@ -181,18 +192,18 @@ def parse_day(text: str) -> int:
 def parse_time_of_day(text: str) -> int:
     """``HH:MM[:SS[.ffffff]]`` as microseconds after midnight; ``24:00`` is the day's end."""
     value = text.strip()
-    match = _TIME_OF_DAY.match(value)
-    if match is None:
+    if _TIME_OF_DAY.match(value) is None:
+        if _CLOCK.fullmatch(value):
+            raise RowError(
+                f"time {quote(value)} is out of range: expected 00:00 to 23:59:59 (or 24:00)"
+            )
         raise RowError(f"time {quote(value)} is not HH:MM or HH:MM:SS")
+    match = _CLOCK.fullmatch(value)
+    assert match is not None  # the pattern above is stricter
     hours, minutes = int(match[1]), int(match[2])
     seconds = int(match[3] or 0)
     fraction = int((match[4] or "0").ljust(6, "0"))
-    total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
-    if minutes > 59 or seconds > 59 or total > 24 * 3_600_000_000:
-        raise RowError(
-            f"time {quote(value)} is out of range: expected 00:00 to 23:59:59 (or 24:00)"
-        )
-    return total
+    return ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
 
 
 def _field(row: Sequence[str], columns: dict[str, int], name: str) -> str:

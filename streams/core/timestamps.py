@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -21,34 +22,43 @@ DEFAULT_SKEW_US = 300 * US_PER_SECOND
 """How far past the moment it is read a poll may lie (a producer's clock running fast)."""
 
 
+TIMESTAMP_PATTERN = (
+    r"^\s*([0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[Tt ]"
+    r"((?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?)"
+    r"(?: ?(?:UTC|utc|Z|z)|([+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?))?\s*$"
+)
+"""Every timestamp accepted anywhere (CSV, topics, HTTP, ``as_of``): a date, ``T`` or a
+space, ``HH:MM[:SS[.ffffff]]``, then ``UTC``, ``Z`` or an offset, or nothing (UTC). The
+HTTP schema publishes this very pattern; a value that matches it and names a real
+instant is accepted."""
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+
+
 def parse_timestamp(text: str) -> int:
     """Parse a poll timestamp into epoch microseconds (UTC).
 
-    Accepted: the export's ``2023-01-22 12:09:39.388884 UTC`` and ISO 8601 with ``Z`` or
-    an offset (``T`` or a space between date and time). A timestamp without any zone is
-    read as UTC, since the column is ``timestamp_utc``.
+    Accepted (:data:`TIMESTAMP_PATTERN`): the export's ``2023-01-22 12:09:39.388884 UTC``
+    and ISO 8601 with ``Z`` or an offset (``T`` or a space between date and time). A
+    timestamp without any zone is read as UTC, since the column is ``timestamp_utc``.
     """
-    raw = text.strip()
-    value = raw
-    if value.endswith(" UTC") or value.endswith(" utc"):
-        value = value[:-4].rstrip()
-    elif value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    match = _TIMESTAMP.match(text)
+    if match is None:
+        if re.match(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$", text):  # a bare date
+            raise TimestampError(f"timestamp {quote(text.strip())} has no time of day")
+        raise TimestampError(
+            f"unparseable timestamp {quote(text.strip())}: expected like "
+            "'2023-01-22 12:09:39.388884 UTC' or ISO 8601 with Z or an offset"
+        )
+    day, clock, offset = match.groups()
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(f"{day}T{clock}{offset or '+00:00'}")
+        return (parsed - _EPOCH) // timedelta(microseconds=1)
     except ValueError:
         raise TimestampError(
-            f"unparseable timestamp {quote(raw)}: expected like '2023-01-22 12:09:39.388884 UTC' "
-            "or ISO 8601 with Z or an offset"
+            f"unparseable timestamp {quote(text.strip())}: no such date or time of day"
         ) from None
-    if len(value) < 16:  # a bare date such as '2023-01-22' is not an instant
-        raise TimestampError(f"timestamp {quote(raw)} has no time of day")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return (parsed - _EPOCH) // timedelta(microseconds=1)
     except OverflowError:  # e.g. 0001-01-01 with a positive offset
-        raise TimestampError(f"timestamp {quote(raw)} is out of range") from None
+        raise TimestampError(f"timestamp {quote(text.strip())} is out of range") from None
 
 
 class TimeBounds(NamedTuple):

@@ -1,0 +1,196 @@
+"""What the HTTP API takes and answers, as the OpenAPI document publishes it.
+
+Request fields carry the very patterns the core's parsers accept (``streams/core/rows``,
+``streams/core/timestamps``), so a client generator or a fuzzer sees the real rules; the
+parsers, not these models, decide and give the reasons. Every status a route can answer
+is declared with its body.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from streams.core.payloads import MAX_SHIFTS
+from streams.core.rows import STATUS_PATTERN, STORE_ID_TEXT_PATTERN, TIME_OF_DAY_PATTERN
+from streams.core.timestamps import TIMESTAMP_PATTERN
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """The IANA zone names this machine knows (read once), sorted."""
+    return tuple(sorted(available_timezones()))
+
+
+class PollIn(BaseModel):
+    """One poll, as in the export."""
+
+    store_id: str = Field(
+        description="opaque store id: 1–128 of A–Z a–z 0–9 . _ : - (spaces around are stripped)",
+        json_schema_extra={"pattern": STORE_ID_TEXT_PATTERN},
+    )
+    status: str = Field(
+        description="active or inactive (any case)", json_schema_extra={"pattern": STATUS_PATTERN}
+    )
+    timestamp_utc: str = Field(
+        description="'2023-01-22 12:09:39.388884 UTC' or ISO 8601 with Z or an offset; "
+        "from 2000-01-01 to now plus the allowed clock skew",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
+    )
+
+
+def polls_body(max_items: int) -> dict[str, Any]:
+    """The OpenAPI request body of ``POST /polls``: one poll or a non-empty array."""
+    poll = PollIn.model_json_schema()
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        poll,
+                        {"type": "array", "items": poll, "minItems": 1, "maxItems": max_items},
+                    ]
+                }
+            }
+        },
+    }
+
+
+class Accepted(BaseModel):
+    """How many polls were written."""
+
+    accepted: int
+
+
+def _whole_number(value: object) -> object:
+    """A JSON integer, as JSON Schema reads one: ``1`` or ``1.0``, never ``true`` or ``"1"``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("expected an integer")
+    return value
+
+
+class Shift(BaseModel):
+    """One business-hours row of a weekly schedule."""
+
+    model_config = ConfigDict(strict=True)
+
+    day: Annotated[int, BeforeValidator(_whole_number)] = Field(
+        ge=0, le=6, description="0 = Monday … 6 = Sunday"
+    )
+    start: str = Field(
+        description="local HH:MM[:SS[.ffffff]]", json_schema_extra={"pattern": TIME_OF_DAY_PATTERN}
+    )
+    end: str = Field(
+        description="local HH:MM[:SS[.ffffff]]; before start: overnight; equal: a whole day",
+        json_schema_extra={"pattern": TIME_OF_DAY_PATTERN},
+    )
+
+
+class HoursIn(BaseModel):
+    """A store's whole weekly schedule; an empty list means open 24×7."""
+
+    model_config = ConfigDict(strict=True)
+
+    shifts: list[Shift] = Field(max_length=MAX_SHIFTS)
+
+
+class HoursOut(BaseModel):
+    """The schedule was sent."""
+
+    store_id: str
+    shifts: int
+
+
+class ZoneIn(BaseModel):
+    """A store's time zone."""
+
+    model_config = ConfigDict(strict=True)
+
+    timezone: str = Field(
+        description="an IANA name, e.g. America/New_York",
+        json_schema_extra={"enum": list(zone_names())},
+    )
+
+
+class ZoneOut(BaseModel):
+    """The zone was sent."""
+
+    store_id: str
+    timezone: str
+
+
+class Triggered(BaseModel):
+    """A report was started."""
+
+    report_id: str
+
+
+class ReportState(BaseModel):
+    """A report not complete yet, or failed."""
+
+    status: Literal["Running", "Failed"]
+    error: str | None = None
+
+
+class ReportSummary(BaseModel):
+    """One report in the list."""
+
+    report_id: str
+    status: str | None
+    requested_at: float | None = Field(description="when it was asked for, Unix seconds")
+    report_time: str | None = Field(description="its report time N, ISO 8601")
+    as_of: str | None
+    store_id: str | None
+    rows: int | None
+    duration_s: float | None
+    scheduled: bool
+    error: str | None
+    url: str
+
+
+class Ready(BaseModel):
+    """Readiness: ``ready``, or ``not ready`` with the reasons."""
+
+    status: Literal["ready", "not ready"]
+    reasons: list[str] = []
+
+
+class Alive(BaseModel):
+    """Liveness."""
+
+    status: Literal["alive"]
+
+
+class ErrorOut(BaseModel):
+    """Every error: a message a person can act on, and where it helps, the details."""
+
+    error: str
+    details: list[dict[str, Any]] | None = None
+    items: list[dict[str, Any]] | None = None
+
+
+_WHY = {
+    401: "no token, or one that is not known",
+    403: "the token lacks the scope this route needs",
+    404: "no such resource",
+    413: "the body or the number of items is too large",
+    415: "the body is not JSON (Content-Type: application/json)",
+    422: "the request is invalid; the message (and items) say why",
+    429: "too many requests for this token; wait for Retry-After seconds",
+    503: "Kafka or the workers cannot serve this now; try again",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that can answer these error codes."""
+    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
+
+
+BODY_ERRORS = (413, 415, 422, 503)
+"""What a route with a JSON body can answer besides its success."""
