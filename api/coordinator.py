@@ -20,7 +20,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from api.reportstore import ReportStore
 from streams.core.exceptions import PayloadError
 from streams.core.payloads import encode_polls
-from streams.core.protocol import ROWS, WATERMARK, ReportPart, ReportRequest, decode_part, encode
+from streams.core.protocol import (
+    ROWS,
+    WATERMARK,
+    Assembly,
+    ReportPart,
+    ReportRequest,
+    decode_part,
+    encode,
+)
 from streams.core.report import check_as_of
 from streams.core.timestamps import format_timestamp
 from streams.settings import Settings
@@ -240,23 +248,16 @@ class Coordinator:
         ]
         await asyncio.gather(*acks)
         queue = self._waiting[report_id]
-        answers: dict[int, dict[str, dict[int, ReportPart]]] = {p: {} for p in partitions}
-        done: dict[int, list[ReportPart]] = {}
-        while len(done) < len(partitions):
+        assembly = Assembly(phase, partitions)
+        while missing := assembly.missing():
             remaining = deadline - time.monotonic()
             try:
                 part = await asyncio.wait_for(queue.get(), timeout=max(remaining, 0.001))
             except TimeoutError:
-                silent = sorted(set(partitions) - set(done))
                 raise PartitionsSilentError(
-                    f"partitions {silent} did not answer the {phase} request within "
+                    f"partitions {missing} did not answer the {phase} request within "
                     f"{self.settings.report_timeout_s:.0f} s: are the workers running and caught "
                     "up? `storemon lag` shows it"
                 ) from None
-            if part.phase != phase or part.partition not in answers or part.partition in done:
-                continue  # a late answer to an earlier phase, a stranger, or one too many
-            chunks = answers[part.partition].setdefault(part.answer, {})
-            chunks[part.chunk] = part
-            if len(chunks) == part.chunks and all(c.chunks == part.chunks for c in chunks.values()):
-                done[part.partition] = [chunks[i] for i in sorted(chunks)]
-        return [part for p in sorted(done) for part in done[p]]
+            assembly.add(part)
+        return assembly.parts()

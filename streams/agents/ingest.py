@@ -46,6 +46,8 @@ from streams.core.payloads import (
     encode_hours,
     encode_profile,
     encode_zone,
+    with_hours,
+    with_zone,
 )
 from streams.core.pollkeys import Keys, normalize_keys
 from streams.core.segments import encode
@@ -188,25 +190,13 @@ async def _update_profiles(
         profile_index.put(store, profile_bytes)
 
 
-def _new_hours(stored: StoredProfile, shifts: Any, version: int) -> StoredProfile | None:
-    if version < stored.hours_version:
-        return None
-    return StoredProfile(stored.profile._replace(shifts=shifts), version, stored.zone_version)
-
-
-def _new_zone(stored: StoredProfile, zone: Any, version: int) -> StoredProfile | None:
-    if version < stored.zone_version:
-        return None
-    return StoredProfile(stored.profile._replace(zone=zone), stored.hours_version, version)
-
-
 @app.agent(hours_topic, name="ingest-hours")
 async def ingest_hours(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's weekly schedule, whole, unless a newer one is already there."""
-    await _update_profiles(stream, hours_topic, decode_hours, encode_hours, _new_hours)
+    await _update_profiles(stream, hours_topic, decode_hours, encode_hours, with_hours)
 
 
 @app.agent(zones_topic, name="ingest-timezones")
 async def ingest_zones(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's time zone, unless a newer one is already there."""
-    await _update_profiles(stream, zones_topic, decode_zone, encode_zone, _new_zone)
+    await _update_profiles(stream, zones_topic, decode_zone, encode_zone, with_zone)

@@ -224,6 +224,24 @@ class StoredProfile(NamedTuple):
 EMPTY_PROFILE = StoredProfile(Profile((), None), 0, 0)
 
 
+def with_hours(
+    stored: StoredProfile, shifts: tuple[Shift, ...], version: int
+) -> StoredProfile | None:
+    """The profile with a new schedule, or None when ``version`` is older than the one it
+    has (a stale update, e.g. forwarded after a newer one arrived; the same version again
+    is a replay and changes nothing)."""
+    if version < stored.hours_version:
+        return None
+    return StoredProfile(stored.profile._replace(shifts=shifts), version, stored.zone_version)
+
+
+def with_zone(stored: StoredProfile, zone: str, version: int) -> StoredProfile | None:
+    """The profile with a new zone, or None when ``version`` is older (see :func:`with_hours`)."""
+    if version < stored.zone_version:
+        return None
+    return StoredProfile(stored.profile._replace(zone=zone), stored.hours_version, version)
+
+
 def encode_profile(stored: StoredProfile) -> bytes:
     """A profile as stored in the profiles table."""
     profile = stored.profile

@@ -114,6 +114,41 @@ class DeadLetter(_Message):
     """When it was rejected, ISO 8601."""
 
 
+class Assembly:
+    """The parts of one phase of a report as they come, each partition's from one answer.
+
+    A partition's old and new owner may both answer (a rebalance mid-report); their
+    chunks carry different answer ids and are never put together, so no row is lost or
+    counted twice.
+    """
+
+    def __init__(self, phase: str, partitions: list[int]) -> None:
+        self.phase = phase
+        self._answers: dict[int, dict[str, dict[int, ReportPart]]] = {p: {} for p in partitions}
+        self._done: dict[int, list[ReportPart]] = {}
+
+    def add(self, part: ReportPart) -> None:
+        """Take one part; a stranger, a late part of another phase or one too many is left."""
+        if (
+            part.phase != self.phase
+            or part.partition not in self._answers
+            or part.partition in self._done
+        ):
+            return
+        chunks = self._answers[part.partition].setdefault(part.answer, {})
+        chunks[part.chunk] = part
+        if len(chunks) == part.chunks and all(c.chunks == part.chunks for c in chunks.values()):
+            self._done[part.partition] = [chunks[i] for i in sorted(chunks)]
+
+    def missing(self) -> list[int]:
+        """The partitions whose answer is not whole yet."""
+        return sorted(set(self._answers) - set(self._done))
+
+    def parts(self) -> list[ReportPart]:
+        """Every whole answer's parts, by partition and chunk."""
+        return [part for p in sorted(self._done) for part in self._done[p]]
+
+
 def _decode(model: type[M], data: bytes, limit: int) -> M:
     if len(data) > limit:
         raise PayloadError(f"{len(data):,} bytes; a {model.__name__} has at most {limit:,}")

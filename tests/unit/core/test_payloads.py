@@ -23,6 +23,8 @@ from streams.core.payloads import (
     encode_polls,
     encode_profile,
     encode_zone,
+    with_hours,
+    with_zone,
 )
 from streams.core.timestamps import parse_timestamp
 from tests.unit.core.helpers import BOUNDS
@@ -160,3 +162,18 @@ def test_poison_store_messages_are_refused_with_a_reason(payload: bytes, reason:
             decode(payload)
     with pytest.raises(PayloadError, match=reason):
         (decode_hours if b"shifts" in payload else lambda d: decode_polls(d, BOUNDS))(payload)
+
+
+def test_a_stale_schedule_or_zone_never_replaces_a_newer_one() -> None:
+    nine_to_five = ((0, 9 * 3600 * 10**6, 17 * 3600 * 10**6),)
+    stored = with_zone(with_hours(EMPTY_PROFILE, nine_to_five, 20) or EMPTY_PROFILE, "UTC", 30)
+    assert stored is not None
+    assert with_hours(stored, (), 19) is None  # forwarded late: older than what is kept
+    assert with_zone(stored, "Asia/Tokyo", 29) is None
+    again = with_hours(stored, nine_to_five, 20)  # the same update replayed
+    assert again == stored
+    newer = with_hours(stored, (), 21)
+    assert newer is not None
+    assert newer.profile.shifts == ()
+    assert newer.profile.zone == "UTC"
+    assert (newer.hours_version, newer.zone_version) == (21, 30)

@@ -12,6 +12,7 @@ import pytest
 
 from streams.core.exceptions import PayloadError
 from streams.core.protocol import (
+    Assembly,
     DeadLetter,
     ReportPart,
     ReportRequest,
@@ -124,3 +125,29 @@ def test_each_schema_names_exactly_its_messages_fields(model: type, schema: str)
     assert set(written["properties"]) == fields
     assert set(written["required"]) == fields
     assert written["additionalProperties"] is False
+
+
+def _row(store: str) -> list[str]:
+    return [store, "1.00", "2.00", "3.00", "0.00", "0.00", "0.00"]
+
+
+def test_chunks_of_two_answers_for_one_partition_are_never_mixed() -> None:
+    # The old owner's answer (a1) and the new owner's (b2) for partition 3 interleave; the
+    # first whole answer wins, and no chunk of the other joins it.
+    old = [
+        ReportPart(**_part(answer="a1", chunk=i, chunks=3, rows=[_row(f"s{i}")])) for i in range(3)
+    ]
+    new = [
+        ReportPart(**_part(answer="b2", chunk=i, chunks=2, rows=[_row(f"t{i}")])) for i in range(2)
+    ]
+    assembly = Assembly("rows", [3, 4])
+    for part in (old[0], new[1], old[2], new[0]):
+        assembly.add(part)
+    assert assembly.missing() == [4]
+    assembly.add(old[1])  # a1 would be whole now, but partition 3 is done
+    assembly.add(ReportPart(**_part(partition=4, rows=[_row("u")])))
+    assembly.add(ReportPart(**_part(partition=9, rows=[_row("stranger")])))
+    assembly.add(ReportPart(**_part(partition=4, phase="watermark", rows=[])))
+    assert assembly.missing() == []
+    stores = [row[0] for part in assembly.parts() for row in part.rows]
+    assert stores == ["t0", "t1", "u"]
