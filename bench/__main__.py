@@ -1,6 +1,8 @@
 """``python -m bench``: every benchmark, in order; together they write docs/benchmarks.md.
 
-The worker profile needs py-spy (``pip install -e ".[bench]"``); without it that section is
+The core and offline report, the pipeline at full scale, the live path (single polls),
+the worker profile, then ten times the stores (``bench.scale``, the longest: about an
+hour). The profile needs py-spy (``pip install -e ".[bench]"``); without it that section is
 left as it was.
 """
 
@@ -8,11 +10,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench import core, pipeline, profile
+from bench import core, live, pipeline, profile, scale
 
 core.main()
 pipeline.main()
+live.main()
 if shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists():
     profile.main()
 else:
     print("py-spy not installed: the profile section was not refreshed", file=sys.stderr)
+scale.main()
