@@ -18,6 +18,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from api.reportstore import ReportStore
+from streams import kafka
 from streams.core.exceptions import PayloadError
 from streams.core.payloads import encode_polls
 from streams.core.protocol import (
@@ -73,13 +74,12 @@ class Coordinator:
 
     async def run(self) -> None:
         """Connect, then read report parts until the connection breaks (supervised)."""
-        servers = self.settings.bootstrap_servers
-        producer = AIOKafkaProducer(
-            bootstrap_servers=servers, acks="all", enable_idempotence=True, linger_ms=3,
+        producer = kafka.producer(
+            self.settings, acks="all", enable_idempotence=True, linger_ms=3,
             request_timeout_ms=15_000,
         )  # fmt: skip
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
+        consumer = kafka.consumer(
+            self.settings, group_id=None, enable_auto_commit=False,
             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=40 * 1024 * 1024,
         )  # fmt: skip
         try:

@@ -29,10 +29,13 @@ class SafeJSONResponse(JSONResponse):
 class ApiError(Exception):
     """An error answered as ``{"error": message}`` with its status code."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.headers = headers
 
 
 def _allowed(request: Request) -> str | None:
@@ -49,7 +52,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> SafeJSONResponse:
-        return SafeJSONResponse({"error": exc.message}, status_code=exc.status_code)
+        return SafeJSONResponse(
+            {"error": exc.message}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> SafeJSONResponse:

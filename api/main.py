@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,8 @@ from api.limits import BodyLimits
 from api.metrics import ApiMetrics
 from api.monitor import Monitor
 from api.reportstore import ReportStore
-from api.routes import ingest, ops, page, reports
+from api.routes import ingest, ops, page, reports, session
+from api.security import Access, BindError, check_bind
 from api.tasks import Tasks
 from streams.settings import Settings, get_settings
 
@@ -77,18 +79,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
     )
+    app.state.access = Access(settings)
     errors.install(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     metrics.install(app)
-    for module in (reports, ingest, ops, page):
+    for module in (reports, ingest, ops, page, session):
         app.include_router(module.router)
     ingest.publish_limits(app, settings.max_polls_per_request)
     return app
 
 
 def run(port: int, host: str = "127.0.0.1") -> int:
-    """The ``storemon api`` command."""
+    """The ``storemon api`` command; refuses (exit 2) to listen beyond loopback without tokens."""
     import uvicorn
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    try:
+        check_bind(host, settings.auth_file)
+    except BindError as exc:
+        print(f"storemon api: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     return 0

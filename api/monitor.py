@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from streams import kafka
 from streams.core.exceptions import PayloadError
 from streams.core.lagstatus import STATUSES, Sample, partition_status, worst
 from streams.core.payloads import decode_polls
@@ -74,10 +75,9 @@ class Monitor(Collector):
     async def run(self) -> None:
         """Connect, then sample every ``monitor_every_s`` until something breaks
         (supervised: started again after a crash)."""
-        servers = self.settings.bootstrap_servers
         lag = LagProbe(self.settings)
-        probe = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False)
-        feeds = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False)
+        probe = kafka.consumer(self.settings, group_id=None, enable_auto_commit=False)
+        feeds = kafka.consumer(self.settings, group_id=None, enable_auto_commit=False)
         try:
             await asyncio.wait_for(lag.start(), 15)
             await asyncio.wait_for(probe.start(), 15)

@@ -123,3 +123,26 @@ td, th {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}
 <table id="reports"><tr><th>report</th><th>status</th><th>requested</th><th>report time</th><th>rows</th><th>duration</th></tr>{report_rows}</table>
 </body></html>
 """
+
+
+LOGIN = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>storemon — sign in</title>
+<style>body { font-family: system-ui, sans-serif; margin: 3rem; color: #222; }
+input { width: 28rem; padding: 0.4rem; } button { padding: 0.4rem 1rem; }</style></head>
+<body><h1>storemon</h1>
+<p>This page needs a token with the <code>metrics</code> scope (or <code>admin</code>).</p>
+<form id="sign-in"><input id="token" type="password" autocomplete="off" placeholder="smt_…" required>
+<button type="submit">Sign in</button></form>
+<p id="problem" role="alert"></p>
+<script>
+document.getElementById("sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = document.getElementById("token").value;
+  const answer = await fetch("/session", {method: "POST", headers: {"content-type": "application/json"},
+                                          body: JSON.stringify({token: token})});
+  if (answer.ok) { location.reload(); return; }
+  document.getElementById("problem").textContent = (await answer.json()).error;
+});
+</script></body></html>
+"""
+"""Asks for a token once; ``POST /session`` trades it for an HttpOnly session cookie."""

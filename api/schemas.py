@@ -167,6 +167,14 @@ class Alive(BaseModel):
     status: Literal["alive"]
 
 
+class SessionOut(BaseModel):
+    """A page session was opened for this token."""
+
+    name: str
+    scopes: list[str]
+    expires_in_s: float | None
+
+
 class ErrorOut(BaseModel):
     """Every error: a message a person can act on, and where it helps, the details."""
 
@@ -192,5 +200,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
 
 
-BODY_ERRORS = (413, 415, 422, 503)
-"""What a route with a JSON body can answer besides its success."""
+BODY_ERRORS = (401, 403, 413, 415, 422, 429, 503)
+"""What an ingestion route (a JSON body, a token with a rate) can answer besides success."""
+AUTH_ERRORS = (401, 403)
+"""What any route behind a token can answer."""

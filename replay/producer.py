@@ -19,6 +19,7 @@ import numpy as np
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from streams import kafka
 from streams.core.exports import GroupedPolls, read_hours, read_polls, read_zones
 from streams.core.payloads import encode_hours, encode_polls, encode_zone
 from streams.core.protocol import encode_dead_letter
@@ -60,14 +61,15 @@ class Summary(NamedTuple):
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     """An idempotent producer that waits for all replicas."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer: AIOKafkaProducer = kafka.producer(
+        settings,
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
         max_batch_size=1_048_576,
         max_request_size=4_194_304,
     )
+    return producer
 
 
 async def send_rejections(

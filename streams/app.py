@@ -10,6 +10,7 @@ import faust
 
 from streams.core.segments import NEWEST, store_of
 from streams.core.snapshot import TimelineCache
+from streams.kafka import faust_credentials
 from streams.settings import get_settings
 from streams.state.index import StoreIndex
 from streams.state.profiles import ProfileIndex
@@ -22,6 +23,7 @@ TOPICS = topics_for(settings)
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{s.strip()}" for s in settings.bootstrap_servers.split(",")],
+    broker_credentials=faust_credentials(settings),
     store="rocksdb://",
     datadir=str(settings.data_dir),
     autodiscover=False,

@@ -30,8 +30,15 @@ def _kafka(args: argparse.Namespace) -> int:
     kafka = LocalKafka(get_settings())
     try:
         if args.action == "up":
-            status = kafka.up(fresh=args.fresh)
+            status = kafka.up(fresh=args.fresh, secure=True if args.secure else None)
             print(f"kafka {kafka.version} answers at {status.bootstrap} (pid {status.pid})")
+            found = kafka.credentials()
+            if found is not None:
+                print(f"clients authenticate (SASL_PLAINTEXT; credentials in {kafka.secrets}):")
+                print("  STOREMON_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT")
+                print("  STOREMON_KAFKA_SASL_MECHANISM=SCRAM-SHA-512  # or PLAIN")
+                print(f"  STOREMON_KAFKA_SASL_USERNAME={found.username}")
+                print(f"  STOREMON_KAFKA_SASL_PASSWORD=<password in {kafka.secrets.name}>")
         elif args.action == "down":
             print("kafka stopped" if kafka.down() else "kafka was not running")
         elif args.action == "install":
@@ -82,6 +89,41 @@ def _api(args: argparse.Namespace) -> int:
     return run(args.port or get_settings().api_port, args.host)
 
 
+def _token(args: argparse.Namespace) -> int:
+    from api import tokens
+    from streams.settings import get_settings
+
+    path = args.file or get_settings().auth_file
+    if path is None:
+        print(
+            "storemon token: no token file: set STOREMON_AUTH_FILE (or pass --file)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if args.action == "create":
+            if not args.name or not args.scopes:
+                print("storemon token create: --name and --scopes are needed", file=sys.stderr)
+                return 2
+            token = tokens.create(path, args.name, args.scopes)
+            print(f"token {args.name!r} ({args.scopes}) added to {path}; it is shown once:")
+            print(token)
+        elif args.action == "list":
+            for entry in tokens.read(path):
+                print(f"{entry.name}\t{','.join(entry.scopes)}\t{entry.created_at}")
+        else:
+            name = args.name_arg or args.name
+            if not name:
+                print("storemon token revoke: the token's name is needed", file=sys.stderr)
+                return 2
+            tokens.revoke(path, name)
+            print(f"token {name!r} revoked; the API stops accepting it within a second")
+    except tokens.TokenError as exc:
+        print(f"storemon token {args.action}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams import demo
     from streams.settings import get_settings
@@ -106,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("kafka", help="run the local single-node Kafka (KRaft)")
     kafka.add_argument("action", choices=["up", "down", "status", "install"])
     kafka.add_argument("--fresh", action="store_true", help="with up: wipe the broker's data")
+    kafka.add_argument(
+        "--secure",
+        action="store_true",
+        help="with up: clients must authenticate (SASL SCRAM-SHA-512 or PLAIN); the first "
+        "start makes the credentials (with --fresh, new ones)",
+    )
     kafka.set_defaults(func=_kafka)
 
     replay = sub.add_parser("replay", help="produce the CSV exports into Kafka, keyed by store")
@@ -126,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default 8000 (STOREMON_API_PORT)")
     api.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     api.set_defaults(func=_api)
+
+    token = sub.add_parser("token", help="the API's tokens: create, list, revoke")
+    token.add_argument("action", choices=["create", "list", "revoke"])
+    token.add_argument("name_arg", nargs="?", metavar="NAME", help="with revoke: the token")
+    token.add_argument("--name", help="with create: a name for the token")
+    token.add_argument("--scopes", help="with create: ingest, report, metrics, admin (a,b)")
+    token.add_argument("--file", type=Path, help="the token file (default STOREMON_AUTH_FILE)")
+    token.set_defaults(func=_token)
 
     demo = sub.add_parser(
         "demo", help="fresh Kafka, two workers, the API, replay loop-2023, take a report"

@@ -8,9 +8,9 @@ import time
 from collections import deque
 from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
+from streams import kafka
 from streams.core.lagstatus import Sample, partition_status, worst
 from streams.settings import Settings
 from streams.topics import topics_for
@@ -46,10 +46,8 @@ class LagProbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.group_id = settings.app_id
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False
-        )
+        self.admin = kafka.admin(settings)
+        self.consumer = kafka.consumer(settings, group_id=None, enable_auto_commit=False)
 
     async def start(self) -> None:
         """Connect."""

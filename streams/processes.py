@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from streams.settings import Settings
 
@@ -28,7 +29,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
     env = dict(os.environ)
     env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
-    for name, value in settings.model_dump(exclude={"bootstrap_servers"}).items():
+    for name, raw in settings.model_dump(exclude={"bootstrap_servers"}).items():
+        value = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
         if value is not None:
             env[f"STOREMON_{name.upper()}"] = str(value)
     return env

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.timestamps import TimeBounds
@@ -68,6 +69,31 @@ class Settings(BaseSettings):
     max_clock_skew_s: float = Field(
         300.0, ge=0, description="a poll may lie this far past the moment it is read"
     )
+
+    # -- Kafka security (every client: Faust, producers, consumers, admin) -----------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to Kafka"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="the SASL mechanism, with SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_username: str | None = Field(None, description="the SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="the SASL user's password")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle to trust (SSL, SASL_SSL)")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="the client certificate's key")
+
+    # -- HTTP access control ------------------------------------------------------------------
+    auth_file: Path | None = Field(
+        None,
+        description="the API's tokens (hashes and scopes; `storemon token create`). Without "
+        "one every route is open, and the API listens on loopback only",
+    )
+    ingest_rate_per_s: float = Field(
+        1_000.0, description="ingestion requests per second a token may make (0: no limit)"
+    )
+    ingest_burst: int = Field(2_000, ge=1, description="requests a token may make at once")
+    session_ttl_s: float = Field(12 * 3600.0, gt=0, description="how long a page session lasts")
 
     def time_bounds(self) -> TimeBounds:
         """The instants a poll read now may have (SPEC §1)."""

@@ -90,10 +90,12 @@ def topics_for(settings: Settings) -> Topics:
 
 async def ensure_topics_async(settings: Settings) -> list[str]:
     """Create whichever of the topics do not exist yet; returns the names created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
+
+    from streams import kafka
 
     specs = list(topics_for(settings))
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = kafka.admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -26,6 +26,7 @@ from api.schemas import (
     polls_body,
     zone_names,
 )
+from api.security import Ingest
 from streams.core.exceptions import PayloadError, RowError, quote
 from streams.core.payloads import MAX_POLLS_PER_MESSAGE, decode_hours, encode_hours, encode_zone
 from streams.core.pollkeys import poll_key
@@ -75,7 +76,7 @@ def _validate_polls(
     openapi_extra={"requestBody": polls_body(MAX_POLLS_PER_MESSAGE)},
     responses=errors(*BODY_ERRORS),
 )
-async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
+async def post_polls(_who: Ingest, request: Request, coordinator: CoordinatorDep) -> Accepted:
     """Write one poll or an array of polls; all of them, or none when any is invalid."""
     settings = coordinator.settings
     body = await read_json(request)
@@ -101,7 +102,9 @@ async def post_polls(request: Request, coordinator: CoordinatorDep) -> Accepted:
 
 
 @router.put("/stores/{store_id}/hours", status_code=202, responses=errors(*BODY_ERRORS))
-async def put_hours(store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep) -> HoursOut:
+async def put_hours(
+    _who: Ingest, store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep
+) -> HoursOut:
     """Replace the store's weekly schedule, whole."""
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
     try:
@@ -116,7 +119,9 @@ async def put_hours(store_id: StoreIdDep, hours: HoursIn, coordinator: Coordinat
 
 
 @router.put("/stores/{store_id}/timezone", status_code=202, responses=errors(*BODY_ERRORS))
-async def put_timezone(store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep) -> ZoneOut:
+async def put_timezone(
+    _who: Ingest, store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep
+) -> ZoneOut:
     """Replace the store's time zone; a name that is not an IANA zone is refused."""
     name = zone.timezone
     if name not in zone_names():

@@ -10,7 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import MonitorDep, StoreDep
 from api.errors import SafeJSONResponse
-from api.schemas import Alive, Ready, ReportSummary, errors
+from api.schemas import AUTH_ERRORS, Alive, Ready, ReportSummary, errors
+from api.security import Metrics, ReportRead
 
 router = APIRouter(tags=["operations"])
 
@@ -38,17 +39,21 @@ async def readyz(request: Request, monitor: MonitorDep) -> SafeJSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **errors(*AUTH_ERRORS),
+    },
 )
-async def metrics(request: Request) -> Response:
+async def metrics(_who: Metrics, request: Request) -> Response:
     """Prometheus text format."""
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )
 
 
-@router.get("/reports", responses=errors(422))
+@router.get("/reports", responses=errors(*AUTH_ERRORS, 422))
 async def reports(
+    _who: ReportRead,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 50,
 ) -> list[ReportSummary]:

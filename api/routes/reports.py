@@ -11,7 +11,8 @@ from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep
 from api.errors import ApiError, SafeJSONResponse
 from api.reportstore import COMPLETE, FAILED
-from api.schemas import ReportState, Triggered, errors
+from api.schemas import AUTH_ERRORS, ReportState, Triggered, errors
+from api.security import Report, ReportRead
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
 from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
 from streams.core.timestamps import TIMESTAMP_PATTERN, parse_timestamp
@@ -33,7 +34,7 @@ StoreId = Annotated[
         description="report only this store", json_schema_extra={"pattern": STORE_ID_TEXT_PATTERN}
     ),
 ]
-TRIGGER_ERRORS = errors(422, 503)
+TRIGGER_ERRORS = errors(*AUTH_ERRORS, 422, 503)
 
 
 async def _trigger(
@@ -58,7 +59,7 @@ async def _trigger(
 
 @router.get("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_get(
-    coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+    _who: Report, coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
     return await _trigger(coordinator, as_of, store_id)
@@ -66,7 +67,7 @@ async def trigger_report_get(
 
 @router.post("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_post(
-    coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+    _who: Report, coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
     return await _trigger(coordinator, as_of, store_id)
@@ -93,12 +94,14 @@ async def trigger_report_post(
                 },
             },
         },
-        **errors(404, 422),
+        **errors(*AUTH_ERRORS, 404, 422),
     },
     response_class=Response,
 )
 async def get_report(
-    store: StoreDep, report_id: Annotated[str, Query(description="from /trigger_report")]
+    _who: ReportRead,
+    store: StoreDep,
+    report_id: Annotated[str, Query(description="from /trigger_report")],
 ) -> Response:
     """The report's status, or its CSV once complete."""
     record: dict[str, Any] | None = store.get(report_id)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import NamedTuple
+
+from pydantic import SecretStr
 
 from streams.settings import Settings
 
@@ -67,15 +71,13 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def _answers(bootstrap: str, timeout_s: float) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
+async def _answers(settings: Settings, timeout_s: float) -> bool:
+    from streams import kafka
 
     # A broker that is not up yet is the expected case here, not an error to log.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
+    admin = kafka.admin(settings, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
@@ -86,9 +88,34 @@ async def _answers(bootstrap: str, timeout_s: float) -> bool:
         await admin.close()
 
 
-def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """Whether a Kafka broker answers a metadata request at ``bootstrap``."""
-    return asyncio.run(_answers(bootstrap, timeout_s))
+def broker_answers(settings: Settings, timeout_s: float = 3.0) -> bool:
+    """Whether a Kafka broker answers a metadata request at the settings' servers (with
+    their credentials)."""
+    return asyncio.run(_answers(settings, timeout_s))
+
+
+SCRAM = "SCRAM-SHA-512"
+CLIENT_USER = "storemon"
+
+
+class Credentials(NamedTuple):
+    """What a secure local broker was made with (kept beside its data, readable by its owner
+    only): the project's own user, and the broker's, for SCRAM-SHA-512 and PLAIN alike."""
+
+    username: str
+    password: str
+    broker_password: str
+
+    def client_settings(self, settings: Settings) -> Settings:
+        """``settings`` with this user over SASL_PLAINTEXT and SCRAM-SHA-512."""
+        return settings.model_copy(
+            update={
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_sasl_mechanism": SCRAM,
+                "kafka_sasl_username": self.username,
+                "kafka_sasl_password": SecretStr(self.password),
+            }
+        )
 
 
 class LocalKafka:
@@ -103,7 +130,29 @@ class LocalKafka:
         self.config = self.home / "server.properties"
         self.pidfile = self.home / "broker.pid"
         self.logfile = self.home / "broker.log"
+        self.secrets = self.home / "credentials.json"
         self.host, self.port = _host_port(settings.bootstrap_servers)
+
+    # -- security ----------------------------------------------------------------------------
+    def credentials(self) -> Credentials | None:
+        """The users of a secure broker (``up(secure=True)``); None for a plaintext one."""
+        try:
+            return Credentials(**json.loads(self.secrets.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def client_settings(self) -> Settings:
+        """The settings a client of this broker needs (its credentials, when secure)."""
+        found = self.credentials()
+        return found.client_settings(self.settings) if found else self.settings
+
+    def _make_credentials(self) -> Credentials:
+        made = Credentials(CLIENT_USER, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(made._asdict(), out)
+        return made
 
     # -- install ---------------------------------------------------------------------------
     def installed(self) -> bool:
@@ -155,9 +204,7 @@ class LocalKafka:
     def status(self) -> BrokerStatus:
         """Whether our broker runs and whether the bootstrap address answers."""
         return BrokerStatus(
-            self.pid(),
-            broker_answers(self.settings.bootstrap_servers),
-            self.settings.bootstrap_servers,
+            self.pid(), broker_answers(self.client_settings()), self.settings.bootstrap_servers
         )
 
     def _java(self) -> str:
@@ -172,15 +219,34 @@ class LocalKafka:
     def server_properties(self) -> dict[str, str]:
         """The broker's configuration (docker-compose.yml sets the same, as KAFKA_* env)."""
         controller = f"{self.host}:{self.settings.controller_port}"
+        found = self.credentials()
+        name = "SASL_PLAINTEXT" if found else "PLAINTEXT"
+        security: dict[str, str] = {}
+        if found:  # clients and the broker itself authenticate, by SCRAM-SHA-512 or PLAIN
+            scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+            plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+            me = f'username="broker" password="{found.broker_password}"'
+            security = {
+                "sasl.enabled.mechanisms": f"{SCRAM},PLAIN",
+                "sasl.mechanism.inter.broker.protocol": SCRAM,
+                "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+                    f"{scram} required {me};"
+                ),
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                    f'{plain} required {me} user_broker="{found.broker_password}" '
+                    f'user_{found.username}="{found.password}";'
+                ),
+            }
         return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": controller,
-            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{controller}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "listeners": f"{name}://{self.host}:{self.port},CONTROLLER://{controller}",
+            "advertised.listeners": f"{name}://{self.host}:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{name}:{name}",
+            "inter.broker.listener.name": name,
+            **security,
             "log.dirs": str(self.data),
             "num.partitions": "1",
             # A single node: internal topics cannot have more than one replica.
@@ -206,20 +272,43 @@ class LocalKafka:
             "kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "--standalone",
             "-c", str(self.config),
         ]  # fmt: skip
+        found = self.credentials()
+        if found:  # the SCRAM users exist from the first start on
+            for user, password in (
+                ("broker", found.broker_password),
+                (found.username, found.password),
+            ):
+                cmd += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
 
-    def up(self, fresh: bool = False, timeout_s: float = 90.0) -> BrokerStatus:
-        """Start the broker (installing it first) and return once it answers."""
+    def up(
+        self, fresh: bool = False, timeout_s: float = 90.0, secure: bool | None = None
+    ) -> BrokerStatus:
+        """Start the broker (installing it first) and return once it answers.
+
+        ``secure``: clients must authenticate (SASL_PLAINTEXT, SCRAM-SHA-512 or PLAIN) with
+        the credentials made on the first start (:meth:`credentials`); a broker keeps the
+        mode its data was made with unless started ``fresh``; None keeps it as it was.
+        """
         self.install()
         if fresh:
             self.down()
             shutil.rmtree(self.data, ignore_errors=True)
+            if secure is not None:
+                self.secrets.unlink(missing_ok=True)
+        if secure and self.credentials() is None:
+            if (self.data / "meta.properties").exists():
+                raise BrokerError(
+                    "this broker's data was made without credentials: start it with --fresh "
+                    "to make a secure one"
+                )
+            self._make_credentials()
         pid = self.pid()
         proc: subprocess.Popen[bytes] | None = None
         if pid is None:
-            if broker_answers(self.settings.bootstrap_servers, 2.0):
+            if broker_answers(self.settings, 2.0):
                 raise BrokerError(
                     f"something else already answers at {self.settings.bootstrap_servers}: "
                     "stop it, or set KAFKA_BOOTSTRAP_SERVERS to another port"
@@ -249,7 +338,7 @@ class LocalKafka:
             pid = proc.pid
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if broker_answers(self.settings.bootstrap_servers, 2.0):
+            if broker_answers(self.client_settings(), 2.0):
                 return BrokerStatus(pid, True, self.settings.bootstrap_servers)
             if (proc.poll() is not None) if proc is not None else self.pid() is None:
                 tail = (

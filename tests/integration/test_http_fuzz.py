@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from api import tokens
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -19,13 +20,20 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack) -> None:
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Behind tokens, so that its ignored_auth check proves every route refuses strangers.
+    auth = tmp_path / "tokens.json"
+    admin = tokens.create(auth, "fuzzer", "admin")
+    stack.settings = stack.settings.model_copy(update={"auth_file": auth})
     stack.worker("worker-1")
     url = stack.start_api()
     stack.wait_worker_ready("worker-1")
     run = subprocess.run(
         [SCHEMATHESIS, "--config-file", str(CONFIG), "run", f"{url}/openapi.json",
-         "--checks", "all", "--max-examples", "100", "--workers", "1", "--no-color"],
+         "--checks", "all", "--max-examples", "100", "--workers", "1", "--no-color",
+         "--header", f"Authorization: Bearer {admin}"],
         capture_output=True, text=True, timeout=540, check=False,
     )  # fmt: skip
     summary = run.stdout[-6000:]

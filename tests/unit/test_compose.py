@@ -39,19 +39,43 @@ def test_compose_file_validates_against_the_compose_spec_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_runs_the_pinned_kafka_with_the_local_broker_settings() -> None:
+def test_compose_runs_the_pinned_kafka_with_the_local_broker_settings(tmp_path: Path) -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     kafka = compose["services"]["kafka"]
     assert kafka["image"] == f"apache/kafka:{kafka_version()}"
     env = kafka["environment"]
-    local = LocalKafka(Settings()).server_properties()
+    secure = LocalKafka(Settings(), home=tmp_path)  # as `storemon kafka up --secure` runs it
+    secure.secrets.write_text('{"username": "u", "password": "p", "broker_password": "b"}')
+    local = secure.server_properties()
     for key, value in local.items():
         if key in ("log.dirs", "controller.quorum.bootstrap.servers"):
             continue  # paths and the voter set are written differently in a container
+        if key.startswith(("sasl.", "listener.name.")):
+            continue  # compose authenticates by PLAIN alone, its users in deploy/secrets
         name = "KAFKA_" + key.upper().replace(".", "_")
         assert name in env, f"docker-compose.yml lacks {name} (local: {key}={value})"
         if not re.search(r"\d+\.\d+\.\d+\.\d+|://", value):  # addresses differ by design
             assert str(env[name]) == value, name
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+    assert env["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == "PLAIN"
+    assert kafka["env_file"] == "./deploy/secrets/kafka.env"  # the JAAS users live there
+
+
+def test_compose_keeps_everything_behind_credentials() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    for name in ("worker-1", "worker-2", "api", "replay"):
+        assert services[name]["env_file"] == "./deploy/secrets/storemon.env", name
+        assert services[name]["environment"]["STOREMON_AUTH_FILE"] == "/run/secrets/tokens.json"
+    assert services["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert set(compose["secrets"]) >= {"tokens.json", "prometheus-token", "grafana-admin-password"}
+    for secret in compose["secrets"].values():
+        assert secret["file"].startswith("./deploy/secrets/")
+    ignored = (ROOT / ".gitignore").read_text()
+    assert "/deploy/secrets/" in ignored  # never committed
+    script = (ROOT / "deploy" / "make-secrets.sh").read_text()
+    for secret in compose["secrets"].values():
+        assert Path(secret["file"]).name in script, secret
 
 
 def test_compose_settings_are_settings_the_app_reads() -> None:
