@@ -23,6 +23,7 @@ from streams.core.exceptions import PayloadError
 from streams.core.payloads import encode_polls
 from streams.core.protocol import (
     ROWS,
+    STORE,
     WATERMARK,
     Assembly,
     ReportPart,
@@ -176,6 +177,21 @@ class Coordinator:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return record
+
+    async def store_view(self, store_id: str) -> tuple[ReportPart, int | None]:
+        """The store's retained polls and profile from its partition's owner, and the
+        default report time (the newest poll of all partitions)."""
+        self._require()
+        request_id = self.store.new_id()
+        self._waiting[request_id] = asyncio.Queue()
+        try:
+            deadline = time.monotonic() + min(self.settings.report_timeout_s, 15.0)
+            newest = await self._watermark(request_id, deadline)
+            partition = partition_of(store_id.encode(), self.topics.report_requests.partitions)
+            [part] = await self._ask(request_id, STORE, None, store_id, [partition], deadline)
+            return part, newest
+        finally:
+            self._waiting.pop(request_id, None)
 
     async def _watermark(self, report_id: str, deadline: float) -> int | None:
         """The newest poll time of all partitions (the default report time), or None."""

@@ -17,7 +17,7 @@ from api.limits import BodyLimits
 from api.metrics import ApiMetrics
 from api.monitor import Monitor
 from api.reportstore import ReportStore
-from api.routes import ingest, ops, page, reports, session
+from api.routes import ingest, ops, page, reports, session, stores
 from api.security import Access, BindError, check_bind
 from api.tasks import Tasks
 from streams.settings import Settings, get_settings
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     metrics.install(app)
-    for module in (reports, ingest, ops, page, session):
+    for module in (reports, ingest, stores, ops, page, session):
         app.include_router(module.router)
     ingest.publish_limits(app, settings.max_polls_per_request)
     return app

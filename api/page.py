@@ -106,6 +106,14 @@ td, th {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}
 </style></head>
 <body>
 <h1>storemon</h1>
+<form id="store-search"><label>Store <input id="store-id" name="store_id" placeholder="store id" required></label>
+<button type="submit">Open its page</button></form>
+<script>
+document.getElementById("store-search").addEventListener("submit", (event) => {{
+  event.preventDefault();
+  location.href = "/stores/" + encodeURIComponent(document.getElementById("store-id").value.trim());
+}});
+</script>
 <p class="numbers">
 <span>status <b id="group-status">{e(monitor.group_status())}</b></span>
 <span>total lag <b id="total-lag">{total_lag:,}</b></span>

@@ -167,6 +167,29 @@ class Alive(BaseModel):
     status: Literal["alive"]
 
 
+class IncidentOut(BaseModel):
+    """One incident (SPEC §7); times in UTC and in the store's zone."""
+
+    start: str | None = Field(
+        description="first inactive business instant; null: before the first poll kept"
+    )
+    end: str | None = Field(description="first active business instant after it; null: still open")
+    start_local: str | None
+    end_local: str | None
+    downtime_s: float = Field(description="its business downtime inside [from, to), seconds")
+
+
+class IncidentsOut(BaseModel):
+    """A store's incidents overlapping ``[from, to)``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    store_id: str
+    from_: str = Field(alias="from")
+    to: str
+    incidents: list[IncidentOut]
+
+
 class SessionOut(BaseModel):
     """A page session was opened for this token."""
 

@@ -23,6 +23,16 @@ def _report(args: argparse.Namespace) -> int:
     )
 
 
+def _incidents(args: argparse.Namespace) -> int:
+    from streams import offline
+    from streams.settings import get_settings
+
+    return offline.run_incidents(
+        args.status, args.hours, args.timezones, args.store_id, args.start, args.end,
+        args.format == "json", get_settings().time_bounds(),
+    )  # fmt: skip
+
+
 def _kafka(args: argparse.Namespace) -> int:
     from streams.broker.local import BrokerError, LocalKafka
     from streams.settings import get_settings
@@ -144,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--store-id", help="report only this store")
     report.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
     report.set_defaults(func=_report)
+
+    incidents = sub.add_parser("incidents", help="each store's incidents offline, from the CSVs")
+    incidents.add_argument("--status", type=Path, required=True, help="polls CSV")
+    incidents.add_argument("--hours", type=Path, required=True, help="business hours CSV")
+    incidents.add_argument("--timezones", type=Path, required=True, help="time zones CSV")
+    incidents.add_argument("--store-id", help="only this store")
+    incidents.add_argument("--from", dest="start", help="ISO 8601 (default: --to minus 7 days)")
+    incidents.add_argument("--to", dest="end", help="ISO 8601 (default: the newest poll)")
+    incidents.add_argument("--format", choices=["csv", "json"], default="csv")
+    incidents.set_defaults(func=_incidents)
 
     kafka = sub.add_parser("kafka", help="run the local single-node Kafka (KRaft)")
     kafka.add_argument("action", choices=["up", "down", "status", "install"])

@@ -24,6 +24,7 @@ from streams.app import (
 from streams.core.payloads import decode_profile
 from streams.core.protocol import (
     ROWS,
+    STORE,
     WATERMARK,
     ReportPart,
     ReportRequest,
@@ -65,6 +66,7 @@ YIELD_EVERY = 2_000
 
 
 async def _send(request: ReportRequest, partition: int, **fields: object) -> None:
+    fields = {"keys": None, "profile": None, **fields}
     part = ReportPart(report_id=request.report_id, partition=partition, **fields)  # type: ignore[arg-type]
     await report_parts_topic.send(key=request.report_id.encode(), value=encode(part))
 
@@ -80,6 +82,16 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         await _send(
             request, partition, answer=answer, phase=WATERMARK, newest_us=state.newest_us,
             chunk=0, chunks=1, rows=[],
+        )  # fmt: skip
+        return
+    if request.phase == STORE:  # one store's polls and profile: the API derives the rest
+        assert request.store_id is not None
+        store = request.store_id.encode()
+        found = merge(segments.read(partition, store).items()) if store in state.stores else None
+        await _send(
+            request, partition, answer=answer, phase=STORE, newest_us=state.newest_us, chunk=0,
+            chunks=1, rows=[], keys=None if found is None else found.tolist(),
+            profile=(profile_index.get(store, profiles.get) or b"").decode() or None,
         )  # fmt: skip
         return
     assert request.n_us is not None

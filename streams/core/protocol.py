@@ -19,6 +19,9 @@ from streams.core.timestamps import EARLIEST_US
 
 WATERMARK = "watermark"
 ROWS = "rows"
+STORE = "store"
+MAX_STORE_KEYS = 500_000
+"""A store's retained polls sent in one answer (14 days of one poll every 3 s)."""
 MAX_REQUEST_BYTES = 4_096
 MAX_PART_BYTES = 32 * 1024 * 1024
 MAX_STATS_BYTES = 64 * 1024
@@ -44,8 +47,8 @@ class ReportRequest(_Message):
 
     report_id: ReportId
     """The report this is for."""
-    phase: Literal["watermark", "rows"]
-    """``watermark`` or ``rows``."""
+    phase: Literal["watermark", "rows", "store"]
+    """``watermark``, ``rows``, or ``store`` (one store's polls and profile)."""
     n_us: Instant | None
     """The report time, for ``rows``."""
     store_id: StoreId | None
@@ -64,8 +67,8 @@ class ReportPart(_Message):
     answer: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     """Which answer this chunk belongs to: a partition's new owner answers afresh, and
     only the chunks of one answer are put together."""
-    phase: Literal["watermark", "rows"]
-    """``watermark`` or ``rows``."""
+    phase: Literal["watermark", "rows", "store"]
+    """``watermark``, ``rows`` or ``store``."""
     newest_us: Instant | None
     """For ``watermark``: the newest poll time in the partition, None when it has none."""
     chunk: int = Field(ge=0, le=1_000_000)
@@ -74,6 +77,13 @@ class ReportPart(_Message):
     """How many chunks the answer has."""
     rows: list[Annotated[list[RowField], Field(min_length=7, max_length=7)]]
     """For ``rows``: the fields of each row of SPEC §4 (the header is not among them)."""
+    keys: (
+        Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=MAX_STORE_KEYS)]
+        | None
+    )
+    """For ``store``: its retained polls as sorted keys (``ts_us * 2 + active``)."""
+    profile: Annotated[str, StringConstraints(max_length=200_000)] | None
+    """For ``store``: its profile as the profiles table keeps it (JSON), None for none."""
 
 
 class WorkerStats(_Message):
@@ -166,6 +176,8 @@ def decode_request(data: bytes) -> ReportRequest:
     request = _decode(ReportRequest, data, MAX_REQUEST_BYTES)
     if request.phase == ROWS and request.n_us is None:
         raise PayloadError("not a valid ReportRequest: a rows request needs n_us")
+    if request.phase == STORE and request.store_id is None:
+        raise PayloadError("not a valid ReportRequest: a store request needs store_id")
     return request
 
 

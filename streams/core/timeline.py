@@ -194,3 +194,44 @@ class Timeline:
         if self._status[q]:
             return self._prefix[q] + b_x - self._seg_b[q]
         return self._prefix[q]
+
+    def next_business(self, x: int) -> int | None:
+        """The first business tick at or after tick ``x`` (None past the covered range)."""
+        i = bisect_right(self._starts, x) - 1
+        if i >= 0 and x < self._ends[i]:
+            return x
+        return self._starts[i + 1] if i + 1 < len(self._starts) else None
+
+    def inactive_runs(self) -> list[tuple[int | None, int | None]]:
+        """Where the status is inactive: ``(from, to)`` ticks per maximal run of inactive
+        observations, the boundaries being midpoints between observations; None where a
+        run reaches past the first or the last observation (SPEC §3 extrapolates)."""
+        runs: list[tuple[int | None, int | None]] = []
+        status, mids = self._status, self._mids
+        i, count = 0, len(status)
+        while i < count:
+            if status[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < count and not status[j + 1]:
+                j += 1
+            runs.append((mids[i - 1] if i else None, mids[j] if j + 1 < count else None))
+            i = j + 1
+        return runs
+
+    def business_spans(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """The business intervals clipped to ``[lo, hi)`` ticks."""
+        i = max(bisect_right(self._starts, lo) - 1, 0)
+        spans = []
+        while i < len(self._starts) and self._starts[i] < hi:
+            start, end = max(self._starts[i], lo), min(self._ends[i], hi)
+            if end > start:
+                spans.append((start, end))
+            i += 1
+        return spans
+
+    @property
+    def observed(self) -> bool:
+        """Whether the timeline has an observation at all (else no status anywhere)."""
+        return len(self._obs) > 0

@@ -109,3 +109,52 @@ def report(
             x += STEP
         totals.append((up, down))
     return tuple(u for u, _ in totals) + tuple(d for _, d in totals)
+
+
+def incidents(
+    polls: list[tuple[datetime, bool]],
+    shifts: list[tuple[int, time, time]],
+    zone_name: str | None,
+    lo: datetime,
+    hi: datetime,
+) -> list[tuple[datetime, datetime | None]]:
+    """SPEC §7 by sampling: maximal runs of inactive business steps in ``[lo, hi)``, closed
+    steps between them not ending a run; each as (first inactive step, first active step
+    after it or None). Observations are the in-hours polls up to ``hi`` (its report time)."""
+    spans = intervals(shifts, zone_of(zone_name), lo - timedelta(days=40), hi)
+
+    def open_at(x: datetime) -> bool:
+        return any(s <= x < e for s, e in spans)
+
+    by_time: dict[datetime, bool] = {}
+    for t, active in polls:
+        if t <= hi and open_at(t):
+            by_time[t] = by_time.get(t, True) and active
+    if not by_time:
+        return []
+    times = sorted(by_time)
+
+    def status_at(x: datetime) -> bool:
+        i = bisect_right(times, x)
+        if i == 0:
+            return by_time[times[0]]
+        if i == len(times):
+            return by_time[times[-1]]
+        before, after = times[i - 1], times[i]
+        return by_time[before] if x - before <= after - x else by_time[after]
+
+    found: list[tuple[datetime, datetime | None]] = []
+    start: datetime | None = None
+    x = lo
+    while x < hi:
+        mid = x + STEP / 2
+        if open_at(mid):
+            if not status_at(mid) and start is None:
+                start = x
+            elif status_at(mid) and start is not None:
+                found.append((start, x))
+                start = None
+        x += STEP
+    if start is not None:
+        found.append((start, None))
+    return found

@@ -43,7 +43,7 @@ def _request(**change: Any) -> dict[str, Any]:
 
 def _part(**change: Any) -> dict[str, Any]:
     return {"report_id": RID, "partition": 3, "answer": "a1", "phase": "rows", "newest_us": None,
-            "chunk": 0, "chunks": 1, "rows": [ROW], **change}  # fmt: skip
+            "chunk": 0, "chunks": 1, "rows": [ROW], "keys": None, "profile": None, **change}  # fmt: skip
 
 
 def test_messages_round_trip_and_validate_against_their_schemas() -> None:

@@ -1,0 +1,129 @@
+"""One store's views: its incidents (JSON), its page and its picture (SVG), from its
+retained polls and profile, which its partition's owner sends (the same core as the
+report and ``storemon incidents`` derives the rest)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api import storepage
+from api.coordinator import KafkaUnavailableError, PartitionsSilentError
+from api.deps import CoordinatorDep, StoreIdDep
+from api.errors import ApiError
+from api.schemas import AUTH_ERRORS, IncidentOut, IncidentsOut, errors
+from api.security import ReportRead
+from streams.core.exceptions import TimestampError
+from streams.core.incidents import store_incidents, timeline_for
+from streams.core.payloads import decode_profile
+from streams.core.pollkeys import Keys
+from streams.core.schedule import Profile
+from streams.core.timeline import Timeline
+from streams.core.timestamps import (
+    EARLIEST_US,
+    TIMESTAMP_PATTERN,
+    US_PER_DAY,
+    format_timestamp,
+    parse_timestamp,
+)
+
+router = APIRouter(tags=["stores"])
+MAX_SPAN_US = 31 * US_PER_DAY
+"""The longest span one incidents request covers."""
+VIEW_ERRORS = errors(*AUTH_ERRORS, 404, 422, 503)
+
+When = Annotated[
+    str | None,
+    Query(description="ISO 8601", json_schema_extra={"pattern": TIMESTAMP_PATTERN}),
+]
+
+
+async def _store(coordinator: CoordinatorDep, store_id: str) -> tuple[Keys, Profile, int]:
+    """The store's polls, profile and the report time; 404 when it has no poll."""
+    try:
+        part, newest = await coordinator.store_view(store_id)
+    except PartitionsSilentError as exc:
+        raise ApiError(503, str(exc)) from None
+    except KafkaUnavailableError as exc:
+        raise ApiError(503, str(exc)) from None
+    if part.keys is None or newest is None:
+        raise ApiError(404, f"store {store_id!r} has no polls in the pipeline")
+    profile = decode_profile(part.profile.encode() if part.profile else None)
+    return np.array(part.keys, dtype=np.int64), profile, newest
+
+
+def _instant(name: str, text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        return parse_timestamp(text)
+    except TimestampError as exc:
+        raise ApiError(422, f"{name}: {exc}") from None
+
+
+@router.get("/stores/{store_id}/incidents", responses=VIEW_ERRORS)
+async def get_incidents(
+    _who: ReportRead,
+    store_id: StoreIdDep,
+    coordinator: CoordinatorDep,
+    start: Annotated[When, Query(alias="from")] = None,
+    end: Annotated[When, Query(alias="to")] = None,
+) -> IncidentsOut:
+    """The store's incidents overlapping ``[from, to)`` (default: the 7 days before the
+    report time), each with its business downtime inside that span; ``end`` is null while
+    an incident is open. Summed, they equal the report's downtime of the same span."""
+    keys, profile, n_us = await _store(coordinator, store_id)
+    hi = min(_instant("to", end, n_us), n_us)
+    lo = _instant("from", start, hi - storepage.WINDOW_US)
+    if not EARLIEST_US <= lo < hi:
+        raise ApiError(
+            422,
+            f"from ({format_timestamp(lo)}) must come before to ({format_timestamp(hi)}, no "
+            "later than the report time), and after 2000-01-01",
+        )
+    if hi - lo > MAX_SPAN_US:
+        raise ApiError(422, "from and to may be at most 31 days apart: ask for less at a time")
+    found = store_incidents(keys, profile, n_us, lo, hi)
+    return IncidentsOut(
+        store_id=store_id,
+        from_=format_timestamp(lo),
+        to=format_timestamp(hi),
+        incidents=[IncidentOut(**i._asdict()) for i in found],
+    )
+
+
+def _picture(keys: Keys, profile: Profile, n_us: int) -> Timeline:
+    return timeline_for(keys, profile, storepage.first_day_us(n_us, profile.zone), n_us)
+
+
+@router.get(
+    "/stores/{store_id}.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+        **VIEW_ERRORS,
+    },
+)
+async def get_store_picture(
+    _who: ReportRead, store_id: StoreIdDep, coordinator: CoordinatorDep
+) -> Response:
+    """The store's last 7 local days as strips: business hours shaded, up and down."""
+    keys, profile, n_us = await _store(coordinator, store_id)
+    timeline = _picture(keys, profile, n_us)
+    return Response(
+        storepage.svg(store_id, timeline, n_us, profile.zone), media_type="image/svg+xml"
+    )
+
+
+@router.get("/stores/{store_id}", response_class=HTMLResponse, responses=VIEW_ERRORS)
+async def get_store_page(
+    _who: ReportRead, store_id: StoreIdDep, coordinator: CoordinatorDep
+) -> HTMLResponse:
+    """The store's page: its picture and its incidents of the last 7 days."""
+    keys, profile, n_us = await _store(coordinator, store_id)
+    timeline = _picture(keys, profile, n_us)
+    found = store_incidents(keys, profile, n_us, n_us - storepage.WINDOW_US, n_us)
+    return HTMLResponse(storepage.page(store_id, timeline, n_us, profile.zone, found))
