@@ -11,13 +11,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.alerts import AlertDelivery, AlertFeed
 from api.coordinator import Coordinator, KafkaUnavailableError
 from api.errors import SafeJSONResponse
 from api.limits import BodyLimits
 from api.metrics import ApiMetrics
 from api.monitor import Monitor
 from api.reportstore import ReportStore
-from api.routes import ingest, ops, page, reports, session, stores
+from api.routes import alerts, ingest, ops, page, reports, session, stores
 from api.security import Access, BindError, check_bind
 from api.tasks import Tasks
 from streams.settings import Settings, get_settings
@@ -58,18 +59,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         coordinator.on_connected = kafka.running
         watch = tasks.start("monitor", monitor.run)
         monitor.on_connected = watch.running
+        feed, delivery = AlertFeed(settings), AlertDelivery(settings)
+        feed.on_connected = tasks.start("alert-feed", feed.run).running
+        if delivery.wanted:
+            delivery.on_connected = tasks.start("alert-delivery", delivery.run).running
         if settings.report_every_s:
             tasks.start(
                 "scheduled-reports", lambda: _schedule(coordinator, settings.report_every_s or 0)
             ).running()
         metrics.registry.register(monitor)
+        metrics.registry.register(feed)
         metrics.watch_tasks(tasks, lambda: coordinator.unreadable_parts)
         app.state.store, app.state.coordinator, app.state.monitor = store, coordinator, monitor
-        app.state.metrics, app.state.tasks = metrics, tasks
+        app.state.metrics, app.state.tasks, app.state.alerts = metrics, tasks, feed
         try:
             yield
         finally:
             metrics.registry.unregister(monitor)
+            metrics.registry.unregister(feed)
             await tasks.stop()
             await coordinator.stop()
 
@@ -83,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     metrics.install(app)
-    for module in (reports, ingest, stores, ops, page, session):
+    for module in (reports, ingest, stores, alerts, ops, page, session):
         app.include_router(module.router)
     ingest.publish_limits(app, settings.max_polls_per_request)
     return app

@@ -329,6 +329,11 @@ class Monitor(Collector):
             for table, count in stats.table_keys.items():
                 keys.add_metric([stats.worker, table], count)
         yield from (processed, messages, keys, ready)
+        down = GaugeMetricFamily(
+            "storemon_stores_down", "Live stores whose newest observation is inactive"
+        )
+        down.add_metric([], sum(s.table_keys.get("stores_down", 0) for s in self.fresh_workers()))
+        yield down
         rejected = CounterMetricFamily(
             "storemon_rejected",
             "Rows and messages in the dead-letter topic (rejected polls, hours, zones)",

@@ -56,6 +56,7 @@ report_requests_topic = _raw_topic(TOPICS.report_requests.name)
 report_parts_topic = _raw_topic(TOPICS.report_parts.name)
 dead_letters_topic = _raw_topic(TOPICS.dead_letters.name)
 worker_stats_topic = _raw_topic(TOPICS.worker_stats.name)
+alerts_topic = _raw_topic(TOPICS.alerts.name)
 
 
 class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are untyped

@@ -95,6 +95,29 @@ class Settings(BaseSettings):
     ingest_burst: int = Field(2_000, ge=1, description="requests a token may make at once")
     session_ttl_s: float = Field(12 * 3600.0, gt=0, description="how long a page session lasts")
 
+    # -- alerts (SPEC §7) ----------------------------------------------------------------
+    alert_max_age_s: float = Field(
+        3600.0, gt=0, description="only observations younger than this raise alerts"
+    )
+    silent_after_s: float = Field(
+        7200.0, gt=0, description="business time without a poll after which a store is silent"
+    )
+    alert_check_every_s: float = Field(
+        1.0, gt=0, description="how often a worker looks for silent stores and deferred alerts"
+    )
+    alert_states: int = Field(
+        1_000_000, gt=0, description="stores whose alert state a worker keeps in memory (LRU)"
+    )
+    alert_webhooks: str = Field(
+        "", description="URLs (comma-separated) that get every alert as a CloudEvent by POST"
+    )
+    alertmanager_url: str | None = Field(
+        None, description="an Alertmanager to post alerts to (its /api/v2/alerts)"
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="where people reach the API (links in alerts)"
+    )
+
     def time_bounds(self) -> TimeBounds:
         """The instants a poll read now may have (SPEC §1)."""
         return TimeBounds(time.time_ns() // 1000, int(self.max_clock_skew_s * 1_000_000))

@@ -34,6 +34,7 @@ class Topics(NamedTuple):
     report_parts: TopicSpec
     dead_letters: TopicSpec
     worker_stats: TopicSpec
+    alerts: TopicSpec
     polls_changelog: TopicSpec
     profiles_changelog: TopicSpec
 
@@ -70,6 +71,10 @@ def topics_for(settings: Settings) -> Topics:
         worker_stats=TopicSpec(
             f"{p}.worker-stats", 1, {"retention.ms": str(DAY_MS)},
             "each worker's counters, every few seconds (worker-stats.schema.json)",
+        ),
+        alerts=TopicSpec(
+            f"{p}.alerts", n, {"retention.ms": str(7 * DAY_MS)},
+            "key store id; value a CloudEvent 1.0 (storemon.store.down, .up, .silent)",
         ),
         # Faust names its tables' changelogs "<app id>-<table>-changelog".
         polls_changelog=TopicSpec(

@@ -24,6 +24,7 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
 
     import faust
 
+    import streams.agents.alerts
     import streams.agents.ingest
     import streams.agents.maintenance
     import streams.agents.reports

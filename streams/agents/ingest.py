@@ -22,6 +22,7 @@ from typing import Any
 import faust
 import numpy as np
 
+from streams.agents import alerts
 from streams.agents.deadletters import decoded, reject
 from streams.agents.stats import counters
 from streams.app import (
@@ -140,10 +141,12 @@ async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
     puts: dict[int, dict[bytes, bytes]] = {}
     stores: dict[int, list[bytes]] = {}
     newest: dict[int, int] = {}
+    written: list[tuple[int, bytes, Keys]] = []
     for (partition, store), parts in groups.items():
         keys = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if len(keys) > 1:
             keys = normalize_keys(keys)
+        written.append((partition, store, keys))
         key, value = encode(store, keys)
         puts.setdefault(partition, {})[key] = value
         stores.setdefault(partition, []).append(store)
@@ -157,6 +160,7 @@ async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
         await segments.write(partition, batch, newest_us=stamp)
         for store in stores[partition]:
             index.wrote(partition, store, 1, now)
+    await alerts.observe(written)
 
 
 def _version(event: faust.EventT[bytes], update: Update) -> int:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.agents import alerts
 from streams.app import TOPICS, app, index, timelines, worker_stats_topic
 from streams.core.protocol import WorkerStats, encode
 
@@ -76,6 +77,9 @@ async def _publish(ready: bool) -> None:
             "timeline_bytes": timelines.nbytes,
             "timeline_evictions": timelines.evictions,
             "stale_updates": counters.stale,
+            "alert_states": len(alerts.states),
+            "stores_down": alerts.states.down,
+            "alerts_sent": alerts.sent["alerts"],
         },
     )
     await worker_stats_topic.send(key=WORKER.encode(), value=encode(stats))

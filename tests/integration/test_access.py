@@ -35,6 +35,10 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/trigger_report", tokens.REPORT, None),
     ("GET", "/get_report?report_id={report_id}", tokens.REPORT, None),
     ("GET", "/reports", tokens.REPORT, None),
+    ("GET", "/stores/acl-1", tokens.REPORT, None),
+    ("GET", "/stores/acl-1.svg", tokens.REPORT, None),
+    ("GET", "/stores/acl-1/incidents", tokens.REPORT, None),
+    ("GET", "/alerts", tokens.REPORT, None),
     ("GET", "/metrics", tokens.METRICS, None),
     ("GET", "/", tokens.METRICS, None),
 ]
@@ -65,6 +69,11 @@ def test_every_route_without_a_token_with_the_wrong_scope_and_with_the_right_one
     stack, url, made = secured
     admin = {"Authorization": f"Bearer {made[tokens.ADMIN]}"}
     report_id = _call(url, "POST", "/trigger_report", None, **admin).json()["report_id"]
+    assert _call(url, "POST", "/polls", POLL, **admin).status_code == 202
+    deadline = time.monotonic() + 60  # the store's views need its poll processed
+    while _call(url, "GET", "/stores/acl-1/incidents", None, **admin).status_code != 200:
+        assert time.monotonic() < deadline, "the poll never reached the store's partition"
+        time.sleep(0.3)
     for method, template, scope, body in ROUTES:
         path = template.format(report_id=report_id)
         none = _call(url, method, path, body)

@@ -1,0 +1,140 @@
+"""Alerts on ``storemon.alerts``: each batch the polls agent writes moves the alert state
+of its live stores (``streams/core/alerts.py``), and a timer looks at stores that fell
+silent or whose alert waits for the store to open.
+
+Only observations younger than ``STOREMON_ALERT_MAX_AGE_S`` raise anything, so replaying
+history costs nothing here and floods no one. Nothing is raised for time outside
+business hours: an alert found while the store is closed is held until it opens, and
+sent then only if it still holds. Events are sent on Faust's producer, which it flushes
+before committing the batch's offsets: at least once, a repeat carrying the same id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from streams.app import TOPICS, alerts_topic, app, profile_index, profiles, segments, settings
+from streams.core.alerts import (
+    DOWN,
+    SILENT,
+    Alert,
+    AlertState,
+    advance,
+    cloud_event,
+    in_hours,
+    next_business_us,
+    silent_from,
+)
+from streams.core.payloads import decode_profile
+from streams.core.pollkeys import Keys
+from streams.core.schedule import Profile
+from streams.core.segments import merge
+from streams.state.alerts import AlertStates, Due
+
+states = AlertStates(settings.alert_states)
+SOURCE = f"storemon/{settings.app_id}"
+sent = {"alerts": 0}
+"""Alerts sent by this worker (for its stats)."""
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _profile(store: bytes) -> Profile:
+    return decode_profile(profile_index.get(store, profiles.get))
+
+
+def _history(partition: int, store: bytes, before_us: int, profile: Profile) -> AlertState | None:
+    """The store's state from its segments, before the polls now being added (a store not
+    held: evicted, or owned elsewhere until now)."""
+    keys = merge(segments.read(partition, store).items())
+    earlier = keys[(keys >> 1) < before_us]
+    return advance(None, earlier, profile)[0]
+
+
+async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
+    """Move the alert state of every live store of a batch just written (its polls
+    sorted, one per instant) and send what opened or closed."""
+    now = _now_us()
+    horizon = now - int(settings.alert_max_age_s * 1_000_000)
+    for partition, store, keys in written:
+        if (int(keys[-1]) >> 1) < horizon:
+            continue  # history: no alert, and no state to keep
+        profile = _profile(store)
+        state = states.get(store)
+        if state is None:
+            state = _history(partition, store, int(keys[0]) >> 1, profile)
+        state, raised = advance(state, keys, profile)
+        if state is None:
+            continue
+        states.put(store, state)
+        for alert in raised:
+            if alert.at_us >= horizon:
+                await _raise(store, alert, profile, now, state)
+        _watch(store, state, profile)
+
+
+def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
+    """Look at the store again once its silence would count."""
+    due = silent_from(profile, state.newest_poll_us, int(settings.silent_after_s * 1_000_000))
+    if due is not None:
+        states.set_due(store, Due(due, state.newest_poll_us, None))
+
+
+async def _raise(store: bytes, alert: Alert, profile: Profile, now: int, state: AlertState) -> None:
+    if in_hours(profile, now):
+        await _send(store, alert, profile)
+        return
+    opening = next_business_us(profile, now)
+    if opening is not None:  # hold it: sent at the opening if it still holds then
+        states.set_due(store, Due(opening, state.newest_poll_us, alert))
+
+
+async def _send(store: bytes, alert: Alert, profile: Profile) -> None:
+    await alerts_topic.send(
+        key=store, value=cloud_event(alert, store.decode(), profile.zone, SOURCE)
+    )
+    sent["alerts"] += 1
+
+
+def _holds(alert: Alert, state: AlertState | None) -> bool:
+    """Whether a held alert is still true of the store."""
+    if state is None:
+        return False
+    if alert.kind == DOWN:
+        return not state.active and state.incident_start == alert.incident_start
+    return state.active
+
+
+@app.timer(interval=settings.alert_check_every_s)  # type: ignore[untyped-decorator]  # faust's is untyped
+async def check_due() -> None:
+    """Stores that fell silent, and alerts held until their store opened."""
+    now = _now_us()
+    horizon = now - int(settings.alert_max_age_s * 1_000_000)
+    for store, due in states.pop_due(now):
+        state = states.get(store)
+        if state is None or state.newest_poll_us != due.since_us or due.at_us < horizon:
+            continue  # a newer poll came, the store moved away, or it is old news
+        profile = _profile(store)
+        if due.held is not None:
+            if _holds(due.held, state):
+                await _send(store, due.held, profile)
+            continue
+        if not in_hours(profile, now):
+            opening = next_business_us(profile, now)
+            if opening is not None:
+                states.set_due(store, Due(opening, due.since_us, None))
+            continue
+        await _send(store, Alert(SILENT, due.at_us, None, since_us=due.since_us), profile)
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types the sender positional-only
+async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
+    from streams.agents.ingest import home_partition
+
+    names = {TOPICS.polls.name}
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in names}
+    states.forget(active, home_partition)

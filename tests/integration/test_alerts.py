@@ -1,0 +1,228 @@
+"""Incidents and alerts on the real broker: down, up and silent for a store pushed over
+HTTP, delivered to a webhook; nothing outside business hours; no flood when history is
+replayed; every store's incidents adding up to its report; the store page in a browser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from replay.synthetic import generate
+from streams.core.alerts import DOWN, SILENT, UP
+from streams.processes import free_port
+from tests.integration.conftest import Stack, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+class Sink:
+    """A webhook that records what it gets; it refuses the first delivery (503)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.refused = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if sink.refused == 0:
+                    sink.refused += 1
+                    self.send_response(503)
+                else:
+                    sink.events.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    s = Sink()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()
+
+
+def _wait(predicate: Any, timeout_s: float = 60, every_s: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"not true within {timeout_s} s")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _alerts(stack: Stack, store: str) -> list[dict[str, Any]]:
+    events = read_topic(
+        stack.settings.bootstrap_servers, f"{stack.settings.topic_prefix}.alerts", 3
+    )
+    return [e for e in events if e.get("subject") == store]
+
+
+def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours(
+    stack: Stack, sink: Sink
+) -> None:
+    stack.settings = stack.settings.model_copy(
+        update={"silent_after_s": 8.0, "alert_check_every_s": 0.5, "alert_webhooks": sink.url,
+                "monitor_every_s": 0.5}
+    )  # fmt: skip
+    stack.worker("worker-1")
+    url = stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    _wait(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 120)
+    now = datetime.now(UTC)
+    # b1 was open until a minute ago: its observation half an hour ago is inactive, but
+    # the store is closed now, so the alert waits for the next opening (tomorrow).
+    start, end = now - timedelta(hours=2), now - timedelta(minutes=1)
+    shift = {
+        "day": start.weekday(),
+        "start": start.strftime("%H:%M:%S"),
+        "end": end.strftime("%H:%M:%S"),
+    }
+    for store in ("a1", "b1"):
+        assert (
+            httpx.put(
+                f"{url}/stores/{store}/timezone", json={"timezone": "UTC"}, timeout=10
+            ).status_code
+            == 202
+        )
+    assert (
+        httpx.put(f"{url}/stores/b1/hours", json={"shifts": [shift]}, timeout=10).status_code == 202
+    )
+    time.sleep(1.0)  # the profiles are in before the polls
+
+    def poll(store: str, status: str, at: datetime) -> None:
+        body = {"store_id": store, "status": status, "timestamp_utc": _stamp(at)}
+        assert httpx.post(f"{url}/polls", json=body, timeout=10).status_code == 202
+
+    poll("b1", "active", now - timedelta(minutes=90))
+    poll("b1", "inactive", now - timedelta(minutes=30))
+    poll("b1", "inactive", now)  # outside hours: not an observation
+    now = datetime.now(UTC)  # silence counts from the newest poll: 8 s after the last one
+    poll("a1", "active", now - timedelta(seconds=3))
+    poll("a1", "inactive", now - timedelta(seconds=2))
+    down = _wait(lambda: [e for e in _alerts(stack, "a1") if e["type"] == DOWN])
+    poll("a1", "active", now)
+    got = _wait(lambda: (a := _alerts(stack, "a1")) and a[-1]["type"] == SILENT and a, 60)
+    assert [e["type"] for e in got] == [DOWN, UP, SILENT]
+    assert len({e["id"] for e in got}) == 3
+    # The incident began halfway between the active and the inactive poll, and ended
+    # halfway between the inactive and the active one.
+    assert down[0]["data"]["incident_start"] == _stamp(now - timedelta(seconds=2.5))
+    assert got[1]["data"]["incident_end"] == _stamp(now - timedelta(seconds=1))
+    for event in got:
+        assert event["specversion"] == "1.0"
+        assert event["source"].startswith("storemon/")
+        assert event["data"]["incident_start_local"] is not None or event["type"] == SILENT
+    # The webhook got the three, after refusing the first attempt (a retry).
+    delivered = _wait(lambda: len(sink.events) >= 3 and sink.events)
+    assert sink.refused == 1
+    assert [e["id"] for e in delivered] == [e["id"] for e in got]
+    listed = httpx.get(f"{url}/alerts", params={"store_id": "a1"}, timeout=10).json()
+    assert [e["type"] for e in listed] == [SILENT, UP, DOWN]  # newest first
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    assert f'storemon_alerts_total{{type="{DOWN}"}} 1.0' in metrics
+    assert "storemon_stores_down" in metrics
+    incidents = httpx.get(f"{url}/stores/a1/incidents", timeout=30).json()
+    [incident] = incidents["incidents"]
+    assert incident["end"] == got[1]["data"]["incident_end"]
+    assert incident["downtime_s"] == pytest.approx(1.5, abs=1e-6)  # 2.5 s ago to 1 s ago
+    assert _alerts(stack, "b1") == []  # closed now: held, not sent
+    assert "Traceback" not in stack.log("worker-1")
+
+
+def test_replayed_history_raises_no_alert_and_incidents_add_up_to_every_report_row(
+    stack: Stack, loop_2023: Path, tmp_path: Path
+) -> None:
+    data = generate(loop_2023, tmp_path / "data", stores=120, days=9, seed=31)
+    files = {"status": data.status, "hours": data.hours, "timezones": data.timezones}
+    stack.worker("worker-1")
+    url = stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    stack.replay(files)
+    stack.wait_caught_up()
+    report = list(csv.DictReader(io.StringIO(stack.report())))
+    assert len(report) > 100
+    events = read_topic(
+        stack.settings.bootstrap_servers, f"{stack.settings.topic_prefix}.alerts", 3
+    )
+    assert events == []  # 2023 is long past STOREMON_ALERT_MAX_AGE_S: no flood
+    checked = 0
+    for row in report:
+        got = httpx.get(f"{url}/stores/{row['store_id']}/incidents", timeout=30)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        week = sum(i["downtime_s"] for i in body["incidents"]) / 3600
+        assert abs(week - float(row["downtime_last_week"])) <= 0.005 + 1e-9, (row, body)
+        to = datetime.fromisoformat(body["to"].replace("Z", "+00:00"))
+        day = httpx.get(
+            f"{url}/stores/{row['store_id']}/incidents",
+            params={"from": _stamp(to - timedelta(days=1)), "to": body["to"]}, timeout=30,
+        ).json()  # fmt: skip
+        hours = sum(i["downtime_s"] for i in day["incidents"]) / 3600
+        assert abs(hours - float(row["downtime_last_day"])) <= 0.005 + 1e-9, (row, day)
+        checked += 1
+    assert checked == len(report)
+
+
+def test_the_store_page_in_a_real_browser(stack: Stack, loop_2023: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed: `bash .ci/setup` installs Debian's chromium")
+    data = generate(loop_2023, tmp_path / "data", stores=20, days=9, seed=41)
+    stack.worker("worker-1")
+    url = stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    stack.replay({"status": data.status, "hours": data.hours, "timezones": data.timezones})
+    stack.wait_caught_up()
+    report = list(csv.DictReader(io.StringIO(stack.report())))
+    store = max(report, key=lambda r: float(r["downtime_last_week"]))["store_id"]
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}"]  # fmt: skip
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", f"{url}/stores/{store}"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert f'<span id="store-id">{store}</span>' in dom
+    assert dom.count('class="day"') == 7
+    assert 'class="down"' in dom
+    assert 'class="up"' in dom
+    assert dom.count('class="incident"') >= 1
+    svg = httpx.get(f"{url}/stores/{store}.svg", timeout=30)
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.count('class="day"') == 7
+    page = httpx.get(f"{url}/", timeout=10).text
+    assert 'id="store-search"' in page
+    shot = tmp_path / "store-page.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=900,700",
+                    f"{url}/stores/{store}"], capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert shot.stat().st_size > 10_000
+    keep = Path(__file__).resolve().parents[2] / ".local" / "screenshots"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / "store-page.png")
+    assert httpx.get(f"{url}/stores/nope-such-store", timeout=30).status_code == 404
