@@ -14,7 +14,7 @@ from streams.core.zones import resolve_zone
 
 DAYS = 7
 WIDTH, STRIP, GAP, LEFT = 760, 22, 8, 96
-UP, DOWN, OPEN, CLOSED = "#2ca02c", "#d62728", "#d9d9d9", "#f7f7f7"
+UP, DOWN, OPEN, CLOSED, LATER = "#2ca02c", "#d62728", "#d9d9d9", "#f7f7f7", "#ffffff"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -69,6 +69,12 @@ def svg(store_id: str, timeline: Timeline, n_us: int, zone: str | None) -> str:
                 f'<rect class="open" x="{x(a // 2):.2f}" y="{y}" width="{(b - a) / 2 * scale:.2f}" '
                 f'height="{STRIP}" fill="{OPEN}"/>'
             )
+        if hi < end:  # after the report time: nothing is known yet
+            parts.append(
+                f'<rect class="later" x="{x(max(hi, start)):.2f}" y="{y}" '
+                f'width="{(end - max(hi, start)) * scale:.2f}" height="{STRIP}" fill="{LATER}" '
+                'stroke="#bbb" stroke-dasharray="3,3"/>'
+            )
         if hi > start:
             for a, b, up in status_spans(timeline, 2 * start, 2 * hi):
                 kind = "up" if up else "down"
@@ -88,6 +94,13 @@ def svg(store_id: str, timeline: Timeline, n_us: int, zone: str | None) -> str:
     return "".join(parts)
 
 
+def _local(iso: str | None, fallback: str) -> str:
+    """``2023-01-23T10:37:07.511224-05:00`` as ``Mon 23 Jan 10:37``."""
+    if iso is None:
+        return fallback
+    return datetime.fromisoformat(iso).strftime("%a %d %b %H:%M")
+
+
 def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
@@ -103,8 +116,8 @@ def page(
     """The whole page."""
     e = html.escape
     rows = "".join(
-        f'<tr class="incident"><td>{e(i.start_local or "before the first poll")}</td>'
-        f"<td>{e(i.end_local or 'open')}</td><td>{_duration(i.downtime_s)}</td></tr>"
+        f'<tr class="incident"><td title="{e(i.start or "")}">{e(_local(i.start_local, "before the first poll"))}</td>'
+        f'<td title="{e(i.end or "")}">{e(_local(i.end_local, "still down"))}</td><td>{_duration(i.downtime_s)}</td></tr>'
         for i in reversed(incidents)
     )
     total = sum(i.downtime_s for i in incidents)
@@ -124,7 +137,8 @@ td, th {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}
 <p>Time zone {zone_name}; report time {e(when)}.
 <span class="key"><span style="background:{UP}"></span> up
 <span style="background:{DOWN}"></span> down <span style="background:{OPEN}"></span> open,
-no status yet <span style="background:{CLOSED};border:1px solid #ccc"></span> closed</span></p>
+no status yet <span style="background:{CLOSED};border:1px solid #ccc"></span> closed
+<span style="background:{LATER};border:1px dashed #bbb"></span> after the report time</span></p>
 {svg(store_id, timeline, n_us, zone)}
 <h2>Incidents, last {DAYS} days: <span id="downtime">{_duration(total)}</span> of downtime</h2>
 <table id="incidents"><tr><th>down from (local)</th><th>up again (local)</th><th>downtime in business hours</th></tr>{rows}</table>

@@ -1,7 +1,7 @@
 """``python -m bench``: every benchmark, in order; together they write docs/benchmarks.md.
 
 The core and offline report, the pipeline at full scale, the live path (single polls),
-the worker profile, then ten times the stores (``bench.scale``, the longest: about an
+alert latency, the worker profile, then ten times the stores (``bench.scale``, the longest: about an
 hour). The profile needs py-spy (``pip install -e ".[bench]"``); without it that section is
 left as it was.
 """
@@ -10,11 +10,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench import core, live, pipeline, profile, scale
+from bench import alerts, core, live, pipeline, profile, scale
 
 core.main()
 pipeline.main()
 live.main()
+alerts.main()
 if shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists():
     profile.main()
 else:

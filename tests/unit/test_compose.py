@@ -103,6 +103,7 @@ def test_compose_settings_are_settings_the_app_reads() -> None:
 def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> None:
     import json
 
+    from api.alerts import AlertFeed
     from api.metrics import ApiMetrics
     from api.monitor import Monitor
     from streams.core.protocol import WorkerStats
@@ -119,9 +120,11 @@ def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> N
                          messages_processed=1, messages_rejected=0, newest_processed_us={},
                          table_keys={"stores": 1})
     }  # fmt: skip
-    exported = {m.name for m in monitor.collect()} | {
-        m.name for m in ApiMetrics().registry.collect()
-    }
+    exported = (
+        {m.name for m in monitor.collect()}
+        | {m.name for m in ApiMetrics().registry.collect()}
+        | {m.name for m in AlertFeed(Settings()).collect()}
+    )
     dashboard = json.loads(
         (ROOT / "deploy" / "grafana" / "dashboards" / "storemon-lag.json").read_text()
     )
