@@ -19,6 +19,7 @@ from api.metrics import ApiMetrics
 from api.monitor import Monitor
 from api.reportstore import ReportStore
 from api.routes import alerts, ingest, ops, page, reports, session, stores
+from api.schemas import extend_openapi, publish_error_model
 from api.security import Access, BindError, check_bind
 from api.tasks import Tasks
 from streams.settings import Settings, get_settings
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (reports, ingest, stores, alerts, ops, page, session):
         app.include_router(module.router)
     ingest.publish_limits(app, settings.max_polls_per_request)
+    extend_openapi(app, publish_error_model)
     return app
 
 

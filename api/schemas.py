@@ -8,10 +8,12 @@ is declared with its body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
+from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from streams.core.payloads import MAX_SHIFTS
@@ -219,8 +221,31 @@ _WHY = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route that can answer these error codes."""
-    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
+    """The ``responses`` of a route that can answer these error codes: JSON whatever the
+    route's own media type (an HTML page's errors are JSON too)."""
+    schema = {"$ref": "#/components/schemas/ErrorOut"}
+    return {
+        code: {"description": _WHY[code], "content": {"application/json": {"schema": schema}}}
+        for code in codes
+    }
+
+
+def extend_openapi(app: FastAPI, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Have ``edit`` change the app's OpenAPI document once, when it is first built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            edit(build())
+        return app.openapi_schema  # type: ignore[return-value]  # set by build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def publish_error_model(document: dict[str, Any]) -> None:
+    """Put :class:`ErrorOut` in the document's components, where :func:`errors` points."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
 BODY_ERRORS = (401, 403, 413, 415, 422, 429, 503)

@@ -23,6 +23,7 @@ from api.schemas import (
     ZoneIn,
     ZoneOut,
     errors,
+    extend_openapi,
     polls_body,
     zone_names,
 )
@@ -135,11 +136,8 @@ async def put_timezone(
 
 def publish_limits(app: FastAPI, max_polls: int) -> None:
     """Publish this API's maximum number of polls a request in the body of ``POST /polls``."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            build()["paths"]["/polls"]["post"]["requestBody"] = polls_body(max_polls)
-        return app.openapi_schema  # type: ignore[return-value]  # set by build()
+    def edit(document: dict[str, Any]) -> None:
+        document["paths"]["/polls"]["post"]["requestBody"] = polls_body(max_polls)
 
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    extend_openapi(app, edit)

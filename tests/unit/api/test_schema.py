@@ -149,3 +149,15 @@ def test_a_zone_is_one_of_the_published_iana_names(
 ) -> None:
     got = client.put("/stores/s/timezone", json={"timezone": zone})
     assert got.status_code == status, got.text
+
+
+def test_every_error_is_published_as_json_even_on_html_routes(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) < 400 or "content" not in response:
+                    continue
+                assert "application/json" in response["content"], (method, path, code)
+                if (path, code) != ("/", "401"):  # a browser gets the sign-in page there
+                    assert set(response["content"]) == {"application/json"}, (method, path, code)
