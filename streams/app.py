@@ -28,7 +28,8 @@ app = faust.App(
     datadir=str(settings.data_dir),
     autodiscover=False,
     topic_partitions=settings.partitions,
-    topic_replication_factor=1,
+    # worker.run puts the replication the topics were made with in the settings first.
+    topic_replication_factor=settings.replication_factor or 1,
     # With two workers or more, each keeps a warm copy of another's partitions (its tables
     # and, through ``PollsTable``, its timelines), so a worker lost is replaced in seconds.
     table_standby_replicas=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,11 +38,13 @@ def _kafka(args: argparse.Namespace) -> int:
     from streams.broker.local import BrokerError, LocalKafka
     from streams.settings import get_settings
 
-    kafka = LocalKafka(get_settings())
+    kafka = LocalKafka(get_settings(), brokers=args.brokers if args.action == "up" else None)
     try:
         if args.action == "up":
             status = kafka.up(fresh=args.fresh, secure=True if args.secure else None)
             print(f"kafka {kafka.version} answers at {status.bootstrap} (pid {status.pid})")
+            if kafka.brokers > 1:
+                print(f"  KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap()}")
             found = kafka.credentials()
             if found is not None:
                 print(f"clients authenticate (SASL_PLAINTEXT; credentials in {kafka.secrets}):")
@@ -54,6 +57,10 @@ def _kafka(args: argparse.Namespace) -> int:
         elif args.action == "install":
             kafka.install()
             print(f"kafka {kafka.version} jars in {kafka.libs}")
+        elif args.json:
+            nodes = kafka.node_status()
+            print(json.dumps([n._asdict() for n in nodes]))
+            return 0 if all(n.up for n in nodes) else 1
         else:
             status = kafka.status()
             state = "answers" if status.answers else "does not answer"
@@ -168,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("kafka", help="run the local single-node Kafka (KRaft)")
     kafka.add_argument("action", choices=["up", "down", "status", "install"])
     kafka.add_argument("--fresh", action="store_true", help="with up: wipe the broker's data")
+    kafka.add_argument(
+        "--brokers", type=int, default=None, help="with up: how many nodes (default 1, or as made)"
+    )
+    kafka.add_argument("--json", action="store_true", help="with status: one object per node")
     kafka.add_argument(
         "--secure",
         action="store_true",

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     reports_dir: Path = Field(ROOT / "reports", description="where report CSVs and statuses go")
     report_timeout_s: float = Field(120.0, gt=0, description="give up on a silent partition")
     local_dir: Path = Field(ROOT / ".local", description="local Kafka jars, config and data")
+    kafka_home: Path | None = Field(
+        None, description="where the local Kafka keeps its nodes' files (default local_dir/kafka)"
+    )
     controller_port: int = Field(9093, description="local Kafka's KRaft controller port")
     session_timeout_s: float = Field(
         6.0, ge=6, description="a worker that stops heartbeating is replaced after this long"
@@ -68,6 +71,14 @@ class Settings(BaseSettings):
     )
     max_clock_skew_s: float = Field(
         300.0, ge=0, description="a poll may lie this far past the moment it is read"
+    )
+
+    # -- replication (every topic the project makes, Faust's changelogs included) ---------
+    replication_factor: int | None = Field(
+        None, ge=1, description="copies of every partition; None: 1 on one broker, else 3"
+    )
+    min_insync_replicas: int | None = Field(
+        None, ge=1, description="acks=all waits for this many copies; None: one less, at least 1"
     )
 
     # -- Kafka security (every client: Faust, producers, consumers, admin) -----------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from streams.settings import Settings
 
@@ -93,8 +93,37 @@ def topics_for(settings: Settings) -> Topics:
     )  # fmt: skip
 
 
-async def ensure_topics_async(settings: Settings) -> list[str]:
-    """Create whichever of the topics do not exist yet; returns the names created."""
+class Replication(NamedTuple):
+    """How the pipeline's topics are replicated."""
+
+    factor: int
+    """Copies of every partition."""
+    min_insync: int
+    """``min.insync.replicas``: with ``acks=all``, a write is acknowledged once this many
+    copies have it, so losing ``factor − min_insync`` brokers loses no acknowledged write."""
+
+
+def replication_for(settings: Settings, brokers: int) -> Replication:
+    """``STOREMON_REPLICATION_FACTOR`` (default: 1 on a one-node cluster, else 3) and
+    ``STOREMON_MIN_INSYNC_REPLICAS`` (default: one less, at least 1)."""
+    factor = settings.replication_factor or (1 if brokers <= 1 else 3)
+    return Replication(factor, settings.min_insync_replicas or max(1, factor - 1))
+
+
+class TopicsReport(NamedTuple):
+    """What :func:`ensure_topics_async` found and did."""
+
+    created: list[str]
+    """Topics it created."""
+    replication: Replication
+    """The replication asked for."""
+    weaker: list[str]
+    """Existing topics replicated less than that, each with what it has (left as they are)."""
+
+
+async def ensure_topics_async(settings: Settings) -> TopicsReport:
+    """Create whichever of the topics do not exist yet, replicated as the settings say;
+    report (and never recreate) those that exist with weaker replication."""
     from aiokafka.admin import NewTopic
 
     from streams import kafka
@@ -103,16 +132,89 @@ async def ensure_topics_async(settings: Settings) -> list[str]:
     admin = kafka.admin(settings)
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster()).get("brokers") or [])
+        wanted = replication_for(settings, brokers)
+        if wanted.factor > max(brokers, 1):
+            raise TopicsError(
+                f"STOREMON_REPLICATION_FACTOR is {wanted.factor} but the cluster at "
+                f"{settings.bootstrap_servers} has {brokers} broker(s): lower it, or add brokers"
+            )
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in missing]
-            )
+                [
+                    NewTopic(
+                        s.name, s.partitions, wanted.factor,
+                        topic_configs={**s.config, "min.insync.replicas": str(wanted.min_insync)},
+                    )
+                    for s in missing
+                ]
+            )  # fmt: skip
             await _wait_for_metadata(admin, {s.name for s in missing})
-        return [s.name for s in missing]
+        present = [s.name for s in specs if s.name in existing]
+        try:
+            weaker = await _weaker(admin, present, wanted) if present else []
+        except Exception as exc:  # a check that cannot run must not stop the start
+            weaker = [f"could not check how the existing topics are replicated: {exc!r}"]
+        for problem in weaker:
+            logging.getLogger(__name__).warning("%s", problem)
+        return TopicsReport([s.name for s in missing], wanted, weaker)
     finally:
         await admin.close()
+
+
+class TopicsError(RuntimeError):
+    """The topics cannot be made as the settings ask; the message says why."""
+
+
+class Replicated(NamedTuple):
+    """How one existing topic is replicated now."""
+
+    factor: int
+    """The fewest replicas a partition of it has."""
+    in_sync: int
+    """The fewest of them in sync."""
+    min_insync: int
+    """Its ``min.insync.replicas``."""
+
+
+async def describe_replication(admin: Any, names: list[str]) -> dict[str, Replicated]:
+    """How each of the topics ``names`` is replicated now (an admin client's view)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    partitions = {t["topic"]: t["partitions"] for t in await admin.describe_topics(names)}
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, n, {"min.insync.replicas": None}) for n in names
+    ]
+    in_sync: dict[str, int] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.to_object()["resources"]:
+            for entry in resource["config_entries"]:
+                if entry["config_names"] == "min.insync.replicas":
+                    in_sync[resource["resource_name"]] = int(entry["config_value"])
+    return {
+        name: Replicated(
+            min((len(p["replicas"]) for p in partitions.get(name, [])), default=0),
+            min((len(p["isr"]) for p in partitions.get(name, [])), default=0),
+            in_sync.get(name, 1),
+        )
+        for name in names
+    }
+
+
+async def _weaker(admin: Any, names: list[str], wanted: Replication) -> list[str]:
+    """Existing topics with fewer replicas or a lower ``min.insync.replicas`` than wanted."""
+    problems = []
+    for name, now in (await describe_replication(admin, names)).items():
+        if now.factor < wanted.factor or now.min_insync < wanted.min_insync:
+            problems.append(
+                f"topic {name} has replication factor {now.factor} and min.insync.replicas "
+                f"{now.min_insync}, weaker than the {wanted.factor} and {wanted.min_insync} "
+                "asked for (STOREMON_REPLICATION_FACTOR, STOREMON_MIN_INSYNC_REPLICAS): it is "
+                "left as it is; raise it with kafka-reassign-partitions and kafka-configs"
+            )
+    return problems
 
 
 async def _wait_for_metadata(admin: object, names: set[str], timeout_s: float = 30.0) -> None:
@@ -128,7 +230,7 @@ async def _wait_for_metadata(admin: object, names: set[str], timeout_s: float = 
         await asyncio.sleep(0.2)
 
 
-def ensure_topics(settings: Settings) -> list[str]:
+def ensure_topics(settings: Settings) -> TopicsReport:
     """Synchronous :func:`ensure_topics_async`."""
     return asyncio.run(ensure_topics_async(settings))
 

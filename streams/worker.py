@@ -18,9 +18,17 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
         overrides["web_port"] = web_port
     settings = get_settings().model_copy(update=overrides)
     use_settings(settings)
-    created = ensure_topics(settings)
-    if created:
-        logging.getLogger(__name__).info("created topics %s", ", ".join(created))
+    report = ensure_topics(settings)  # also says which topics are replicated less than asked
+    if report.created:
+        logging.getLogger(__name__).info("created topics %s", ", ".join(report.created))
+    # Faust makes topics of its own (its assignor's) with the factor the topics have.
+    settings = settings.model_copy(
+        update={
+            "replication_factor": report.replication.factor,
+            "min_insync_replicas": report.replication.min_insync,
+        }
+    )
+    use_settings(settings)
 
     import faust
 

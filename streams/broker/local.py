@@ -1,7 +1,10 @@
-"""``storemon kafka up|down|status``: the project's own Kafka broker, no Docker.
+"""``storemon kafka up|down|status``: the project's own Kafka, no Docker.
 
-The jars are resolved by Maven (``pom.xml`` beside this file) into ``.local/``; the broker
-runs on the machine's Java as one KRaft process that is both broker and controller.
+The jars are resolved by Maven (``pom.xml`` beside this file) into ``.local/``. Each node
+runs on the machine's Java as one KRaft process that is both broker and controller: one
+node by default, or a cluster of several (``--brokers 3``: three voters, internal topics
+replicated three times), node *i* listening on ``port + 2(i−1)`` and its controller on
+``controller_port + 2(i−1)``.
 """
 
 from __future__ import annotations
@@ -58,11 +61,24 @@ class BrokerStatus(NamedTuple):
     """What ``storemon kafka status`` reports."""
 
     pid: int | None
-    """The broker process, when one started by us is alive."""
+    """The first node's process, when one started by us is alive."""
     answers: bool
-    """Whether a Kafka broker answers at the bootstrap address."""
+    """Whether Kafka answers at the bootstrap address."""
     bootstrap: str
-    """Where clients connect."""
+    """Where clients connect (every node)."""
+
+
+class NodeStatus(NamedTuple):
+    """One node, as ``storemon kafka status --json`` prints it."""
+
+    node: int
+    """Its node id, from 1."""
+    pid: int | None
+    """Its process, when alive."""
+    port: int
+    """Its client listener."""
+    up: bool
+    """Whether it answers there."""
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
@@ -71,7 +87,7 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def _answers(settings: Settings, timeout_s: float) -> bool:
+async def _brokers(settings: Settings, timeout_s: float) -> int:
     from streams import kafka
 
     # A broker that is not up yet is the expected case here, not an error to log.
@@ -81,17 +97,22 @@ async def _answers(settings: Settings, timeout_s: float) -> bool:
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
-        return bool(cluster.get("brokers"))
+        return len(cluster.get("brokers") or [])
     except Exception:  # any failure to talk to it means it does not answer yet
-        return False
+        return 0
     finally:
         await admin.close()
+
+
+def broker_count(settings: Settings, timeout_s: float = 3.0) -> int:
+    """How many brokers the cluster at the settings' servers says it has (0: no answer)."""
+    return asyncio.run(_brokers(settings, timeout_s))
 
 
 def broker_answers(settings: Settings, timeout_s: float = 3.0) -> bool:
     """Whether a Kafka broker answers a metadata request at the settings' servers (with
     their credentials)."""
-    return asyncio.run(_answers(settings, timeout_s))
+    return broker_count(settings, timeout_s) > 0
 
 
 SCRAM = "SCRAM-SHA-512"
@@ -118,20 +139,80 @@ class Credentials(NamedTuple):
         )
 
 
-class LocalKafka:
-    """The local broker's files and process, all under ``settings.local_dir / 'kafka'``."""
+class Node(NamedTuple):
+    """One node's ports and files."""
 
-    def __init__(self, settings: Settings, home: Path | None = None) -> None:
+    id: int
+    """Node id, from 1."""
+    host: str
+    port: int
+    """Client listener."""
+    controller_port: int
+    """KRaft controller listener."""
+    home: Path
+    """Its folder: config, data, pid and log."""
+
+    @property
+    def data(self) -> Path:
+        """Its log directory."""
+        return self.home / "data"
+
+    @property
+    def config(self) -> Path:
+        """Its ``server.properties``."""
+        return self.home / "server.properties"
+
+    @property
+    def pidfile(self) -> Path:
+        """Where its pid is kept."""
+        return self.home / "broker.pid"
+
+    @property
+    def logfile(self) -> Path:
+        """Its log."""
+        return self.home / "broker.log"
+
+    @property
+    def address(self) -> str:
+        """Its client listener, host:port."""
+        return f"{self.host}:{self.port}"
+
+
+class LocalKafka:
+    """The local cluster's files and processes, all under ``settings.local_dir / 'kafka'``
+    (a cluster of several nodes: one folder each, ``node-1`` …)."""
+
+    def __init__(
+        self, settings: Settings, home: Path | None = None, brokers: int | None = None
+    ) -> None:
         self.settings = settings
         self.version = kafka_version()
-        self.home = home or settings.local_dir / "kafka"
+        self.home = home or settings.kafka_home or settings.local_dir / "kafka"
         self.libs = settings.local_dir / "kafka" / f"libs-{self.version}"
-        self.data = self.home / "data"
-        self.config = self.home / "server.properties"
-        self.pidfile = self.home / "broker.pid"
-        self.logfile = self.home / "broker.log"
         self.secrets = self.home / "credentials.json"
+        self.layout = self.home / "cluster.json"
         self.host, self.port = _host_port(settings.bootstrap_servers)
+        recorded = self._recorded().get("brokers")
+        self.brokers: int = brokers or (recorded if isinstance(recorded, int) else 1)
+        self.nodes = [self._node(i) for i in range(1, self.brokers + 1)]
+        self.data = self.nodes[0].data
+        """The first node's log directory."""
+
+    def _node(self, i: int) -> Node:
+        step = 2 * (i - 1)
+        home = self.home if self.brokers == 1 else self.home / f"node-{i}"
+        return Node(i, self.host, self.port + step, self.settings.controller_port + step, home)
+
+    def _recorded(self) -> dict[str, object]:
+        try:
+            value = json.loads(self.layout.read_text())
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def bootstrap(self) -> str:
+        """Every node's client listener, for ``KAFKA_BOOTSTRAP_SERVERS``."""
+        return ",".join(n.address for n in self.nodes)
 
     # -- security ----------------------------------------------------------------------------
     def credentials(self) -> Credentials | None:
@@ -142,9 +223,11 @@ class LocalKafka:
             return None
 
     def client_settings(self) -> Settings:
-        """The settings a client of this broker needs (its credentials, when secure)."""
+        """The settings a client of this cluster needs: every node, and its credentials
+        when secure."""
         found = self.credentials()
-        return found.client_settings(self.settings) if found else self.settings
+        settings = self.settings.model_copy(update={"bootstrap_servers": self.bootstrap()})
+        return found.client_settings(settings) if found else settings
 
     def _make_credentials(self) -> Credentials:
         made = Credentials(CLIENT_USER, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
@@ -183,10 +266,10 @@ class LocalKafka:
         tmp.rename(self.libs)
 
     # -- process ---------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The broker's pid if it is running."""
+    def node_pid(self, node: Node) -> int | None:
+        """The node's pid if it is running."""
         try:
-            pid = int(self.pidfile.read_text())
+            pid = int(node.pidfile.read_text())
         except (OSError, ValueError):
             return None
         child = _children.get(pid)
@@ -201,11 +284,24 @@ class LocalKafka:
             return None  # the pid was reused by something else
         return pid
 
+    def pid(self) -> int | None:
+        """The first node's pid if it is running."""
+        return self.node_pid(self.nodes[0])
+
     def status(self) -> BrokerStatus:
         """Whether our broker runs and whether the bootstrap address answers."""
-        return BrokerStatus(
-            self.pid(), broker_answers(self.client_settings()), self.settings.bootstrap_servers
-        )
+        return BrokerStatus(self.pid(), broker_answers(self.client_settings()), self.bootstrap())
+
+    def node_status(self) -> list[NodeStatus]:
+        """Each node: its pid, its port, and whether it answers there."""
+        client = self.client_settings()
+        return [
+            NodeStatus(
+                n.id, self.node_pid(n), n.port,
+                broker_answers(client.model_copy(update={"bootstrap_servers": n.address}), 2.0),
+            )
+            for n in self.nodes
+        ]  # fmt: skip
 
     def _java(self) -> str:
         java = shutil.which("java")
@@ -216,9 +312,16 @@ class LocalKafka:
     def _classpath(self) -> str:
         return str(self.libs / "*")
 
-    def server_properties(self) -> dict[str, str]:
-        """The broker's configuration (docker-compose.yml sets the same, as KAFKA_* env)."""
-        controller = f"{self.host}:{self.settings.controller_port}"
+    def replication(self) -> tuple[int, int]:
+        """The replication factor of the internal topics (3 at most) and their
+        ``min.insync.replicas`` (one less, at least 1)."""
+        factor = min(3, self.brokers)
+        return factor, max(1, factor - 1)
+
+    def server_properties(self, node: Node | None = None) -> dict[str, str]:
+        """A node's configuration (docker-compose.yml sets the same, as KAFKA_* env)."""
+        node = node or self.nodes[0]
+        controller = f"{node.host}:{node.controller_port}"
         found = self.credentials()
         name = "SASL_PLAINTEXT" if found else "PLAINTEXT"
         security: dict[str, str] = {}
@@ -237,129 +340,163 @@ class LocalKafka:
                     f'user_{found.username}="{found.password}";'
                 ),
             }
+        if self.brokers == 1:
+            quorum = {"controller.quorum.bootstrap.servers": controller}
+        else:
+            voters = ",".join(f"{n.id}@{n.host}:{n.controller_port}" for n in self.nodes)
+            quorum = {"controller.quorum.voters": voters}
+        factor, in_sync = (str(v) for v in self.replication())
         return {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": controller,
-            "listeners": f"{name}://{self.host}:{self.port},CONTROLLER://{controller}",
-            "advertised.listeners": f"{name}://{self.host}:{self.port}",
+            "node.id": str(node.id),
+            **quorum,
+            "listeners": f"{name}://{node.address},CONTROLLER://{controller}",
+            "advertised.listeners": f"{name}://{node.address}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{name}:{name}",
             "inter.broker.listener.name": name,
             **security,
-            "log.dirs": str(self.data),
+            "log.dirs": str(node.data),
             "num.partitions": "1",
-            # A single node: internal topics cannot have more than one replica.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            # Internal topics: replicated as widely as the cluster allows (one node: once).
+            "default.replication.factor": factor,
+            "min.insync.replicas": in_sync,
+            "offsets.topic.replication.factor": factor,
+            "transaction.state.log.replication.factor": factor,
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": factor,
+            "share.coordinator.state.topic.min.isr": in_sync,
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
         }
 
-    def _write_config(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        lines = self.server_properties()
-        self.config.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    def _write_config(self, node: Node) -> None:
+        node.home.mkdir(parents=True, exist_ok=True)
+        lines = self.server_properties(node)
+        node.config.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
 
-    def _format(self) -> None:
-        if (self.data / "meta.properties").exists():
+    def _cluster_id(self) -> str:
+        recorded = self._recorded().get("cluster_id")
+        if isinstance(recorded, str) and recorded:
+            return recorded
+        made = new_cluster_id()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.layout.write_text(json.dumps({"brokers": self.brokers, "cluster_id": made}))
+        return made
+
+    def _format(self, node: Node) -> None:
+        if (node.data / "meta.properties").exists():
             return
         cmd = [
             self._java(), "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}",
-            "kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "--standalone",
-            "-c", str(self.config),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={self._cluster_id()}",
+            "-c", str(node.config),
         ]  # fmt: skip
+        if self.brokers == 1:
+            cmd.append("--standalone")
         found = self.credentials()
         if found:  # the SCRAM users exist from the first start on
-            for user, password in (
+            users = (
                 ("broker", found.broker_password),
                 (found.username, found.password),
-            ):
+            )
+            for user, password in users:
                 cmd += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
 
+    def start_node(self, node: Node) -> None:
+        """Start one node on its data (formatting it first if it has none)."""
+        if self.node_pid(node) is not None:
+            return
+        self._write_config(node)
+        self._format(node)
+        with node.logfile.open("ab") as log:
+            proc = subprocess.Popen(
+                [
+                    self._java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
+                    f"-Dlog4j2.configurationFile={LOG4J}", "-cp", self._classpath(),
+                    "kafka.Kafka", str(node.config),
+                ],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        _children[proc.pid] = proc
+        node.pidfile.write_text(str(proc.pid))
+
+    def kill(self, node: Node) -> None:
+        """``kill -9`` one node (its data stays; ``start_node`` brings it back)."""
+        pid = self.node_pid(node)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while self.node_pid(node) is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+
     def up(
-        self, fresh: bool = False, timeout_s: float = 90.0, secure: bool | None = None
+        self, fresh: bool = False, timeout_s: float = 120.0, secure: bool | None = None
     ) -> BrokerStatus:
-        """Start the broker (installing it first) and return once it answers.
+        """Start every node (installing the jars first) and return once all answer.
 
         ``secure``: clients must authenticate (SASL_PLAINTEXT, SCRAM-SHA-512 or PLAIN) with
-        the credentials made on the first start (:meth:`credentials`); a broker keeps the
+        the credentials made on the first start (:meth:`credentials`); a cluster keeps the
         mode its data was made with unless started ``fresh``; None keeps it as it was.
         """
         self.install()
         if fresh:
             self.down()
-            shutil.rmtree(self.data, ignore_errors=True)
+            for node in self.nodes:
+                shutil.rmtree(node.data, ignore_errors=True)
+            self.layout.unlink(missing_ok=True)
             if secure is not None:
                 self.secrets.unlink(missing_ok=True)
         if secure and self.credentials() is None:
-            if (self.data / "meta.properties").exists():
+            if any((n.data / "meta.properties").exists() for n in self.nodes):
                 raise BrokerError(
                     "this broker's data was made without credentials: start it with --fresh "
                     "to make a secure one"
                 )
             self._make_credentials()
-        pid = self.pid()
-        proc: subprocess.Popen[bytes] | None = None
-        if pid is None:
-            if broker_answers(self.settings, 2.0):
-                raise BrokerError(
-                    f"something else already answers at {self.settings.bootstrap_servers}: "
-                    "stop it, or set KAFKA_BOOTSTRAP_SERVERS to another port"
-                )
-            self._write_config()
-            self._format()
-            with self.logfile.open("ab") as log:
-                proc = subprocess.Popen(
-                    [
-                        self._java(),
-                        "-Xms256m",
-                        "-Xmx1g",
-                        "-XX:+UseG1GC",
-                        f"-Dlog4j2.configurationFile={LOG4J}",
-                        "-cp",
-                        self._classpath(),
-                        "kafka.Kafka",
-                        str(self.config),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            _children[proc.pid] = proc
-            self.pidfile.write_text(str(proc.pid))
-            pid = proc.pid
+        if all(self.node_pid(n) is None for n in self.nodes) and broker_answers(self.settings, 2.0):
+            raise BrokerError(
+                f"something else already answers at {self.settings.bootstrap_servers}: "
+                "stop it, or set KAFKA_BOOTSTRAP_SERVERS to another port"
+            )
+        self._cluster_id()  # recorded before any node is formatted, the same for all
+        for node in self.nodes:
+            self.start_node(node)
         deadline = time.monotonic() + timeout_s
+        client = self.client_settings()
         while time.monotonic() < deadline:
-            if broker_answers(self.client_settings(), 2.0):
-                return BrokerStatus(pid, True, self.settings.bootstrap_servers)
-            if (proc.poll() is not None) if proc is not None else self.pid() is None:
-                tail = (
-                    self.logfile.read_text(errors="replace")[-3000:]
-                    if self.logfile.exists()
-                    else ""
-                )
-                raise BrokerError(f"the broker exited while starting; its log ends:\n{tail}")
+            if broker_count(client, 2.0) >= self.brokers:
+                return BrokerStatus(self.pid(), True, self.bootstrap())
+            for node in self.nodes:
+                if self.node_pid(node) is None:
+                    tail = (
+                        node.logfile.read_text(errors="replace")[-3000:]
+                        if node.logfile.exists()
+                        else ""
+                    )
+                    raise BrokerError(
+                        f"node {node.id} exited while starting; its log ends:\n{tail}"
+                    )
             time.sleep(0.5)
-        raise BrokerError(f"the broker did not answer within {timeout_s:.0f} s; see {self.logfile}")
+        raise BrokerError(
+            f"the cluster did not answer with {self.brokers} brokers within {timeout_s:.0f} s; "
+            f"see {', '.join(str(n.logfile) for n in self.nodes)}"
+        )
 
     def down(self, timeout_s: float = 30.0) -> bool:
-        """Stop the broker; True if one was running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
+        """Stop every node; True if one was running."""
+        running = [(n, pid) for n in self.nodes if (pid := self.node_pid(n)) is not None]
+        for _node, pid in running:
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.pid() is not None:
+        while time.monotonic() < deadline and any(self.node_pid(n) is not None for n, _ in running):
             time.sleep(0.2)
-        if self.pid() is not None:
-            os.kill(pid, signal.SIGKILL)
-        self.pidfile.unlink(missing_ok=True)
-        return True
+        for node, pid in running:
+            if self.node_pid(node) is not None:
+                os.kill(pid, signal.SIGKILL)
+            node.pidfile.unlink(missing_ok=True)
+        return bool(running)

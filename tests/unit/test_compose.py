@@ -39,26 +39,51 @@ def test_compose_file_validates_against_the_compose_spec_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_runs_the_pinned_kafka_with_the_local_broker_settings(tmp_path: Path) -> None:
+def _resolve(value: object, env: dict[str, str]) -> str:
+    """A compose value with its ``${NAME:-default}`` filled in from ``env``."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m[1], m[2]), str(value))
+
+
+def _cluster_env() -> dict[str, str]:
+    lines = (ROOT / "deploy" / "cluster.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("layout", ["single", "cluster"])
+def test_compose_runs_the_pinned_kafka_with_the_local_broker_settings(
+    tmp_path: Path, layout: str
+) -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
-    kafka = compose["services"]["kafka"]
-    assert kafka["image"] == f"apache/kafka:{kafka_version()}"
-    env = kafka["environment"]
-    secure = LocalKafka(Settings(), home=tmp_path)  # as `storemon kafka up --secure` runs it
+    env = {} if layout == "single" else _cluster_env()
+    names = ["kafka"] if layout == "single" else ["kafka", "kafka-2", "kafka-3"]
+    # As `storemon kafka up --secure [--brokers 3]` runs it.
+    secure = LocalKafka(Settings(), home=tmp_path, brokers=len(names))
     secure.secrets.write_text('{"username": "u", "password": "p", "broker_password": "b"}')
-    local = secure.server_properties()
-    for key, value in local.items():
-        if key in ("log.dirs", "controller.quorum.bootstrap.servers"):
-            continue  # paths and the voter set are written differently in a container
-        if key.startswith(("sasl.", "listener.name.")):
-            continue  # compose authenticates by PLAIN alone, its users in deploy/secrets
-        name = "KAFKA_" + key.upper().replace(".", "_")
-        assert name in env, f"docker-compose.yml lacks {name} (local: {key}={value})"
-        if not re.search(r"\d+\.\d+\.\d+\.\d+|://", value):  # addresses differ by design
-            assert str(env[name]) == value, name
-    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
-    assert env["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == "PLAIN"
-    assert kafka["env_file"] == "./deploy/secrets/kafka.env"  # the JAAS users live there
+    for name, node in zip(names, secure.nodes, strict=True):
+        kafka = compose["services"][name]
+        assert kafka["image"] == f"apache/kafka:{kafka_version()}"
+        if name != "kafka":
+            assert kafka["profiles"] == ["cluster"]
+        given = {k: _resolve(v, env) for k, v in kafka["environment"].items()}
+        local = secure.server_properties(node)
+        for key, value in local.items():
+            if key in ("log.dirs", "controller.quorum.bootstrap.servers"):
+                continue  # paths and the voter set are written differently in a container
+            if key.startswith(("sasl.", "listener.name.")):
+                continue  # compose authenticates by PLAIN alone, its users in deploy/secrets
+            var = "KAFKA_" + key.upper().replace(".", "_")
+            assert var in given, f"{name} lacks {var} (local: {key}={value})"
+            if key == "controller.quorum.voters":  # the same voters, by container name
+                assert [v.split("@")[0] for v in given[var].split(",")] == [
+                    v.split("@")[0] for v in value.split(",")
+                ]
+            elif not re.search(r"\d+\.\d+\.\d+\.\d+|://", value):  # addresses differ
+                assert given[var] == value, (name, var)
+        assert given["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+        assert given["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == "PLAIN"
+        assert kafka["env_file"] == "./deploy/secrets/kafka.env"  # the JAAS users live there
+    servers = _resolve(compose["x-storemon"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"], env)
+    assert servers == ",".join(f"{n}:9092" for n in names)
 
 
 def test_compose_keeps_everything_behind_credentials() -> None:
