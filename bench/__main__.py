@@ -1,7 +1,7 @@
 """``python -m bench``: every benchmark, in order; together they write docs/benchmarks.md.
 
 The core and offline report, the pipeline at full scale, the live path (single polls),
-alert latency, the worker profile, then ten times the stores (``bench.scale``, the longest: about an
+alert latency, one broker against three, the worker profile, then ten times the stores (``bench.scale``, the longest: about an
 hour). The profile needs py-spy (``pip install -e ".[bench]"``); without it that section is
 left as it was.
 """
@@ -10,12 +10,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench import alerts, core, live, pipeline, profile, scale
+from bench import alerts, cluster, core, live, pipeline, profile, scale
 
 core.main()
 pipeline.main()
 live.main()
 alerts.main()
+cluster.main()
 if shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists():
     profile.main()
 else:
