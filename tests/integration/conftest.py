@@ -8,8 +8,9 @@ import csv
 import io
 import json
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,23 @@ def stack(kafka: str, tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop_all()
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout_s: float = 60.0,
+    every_s: float = 0.3,
+    why: Callable[[], str] = lambda: "",
+) -> Any:
+    """The predicate's first true value, asked every ``every_s``; fails after ``timeout_s``
+    (with ``why()`` in the message)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"not true within {timeout_s} s{'; ' + why() if why() else ''}")
 
 
 def offline_csv(files: dict[str, Path], *extra: str) -> str:

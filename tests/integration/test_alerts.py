@@ -23,7 +23,7 @@ import pytest
 from replay.synthetic import generate
 from streams.core.alerts import DOWN, SILENT, UP
 from streams.processes import free_port
-from tests.integration.conftest import Stack, read_topic
+from tests.integration.conftest import Stack, read_topic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -64,12 +64,7 @@ def sink() -> Iterator[Sink]:
 
 
 def _wait(predicate: Any, timeout_s: float = 60, every_s: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"not true within {timeout_s} s")
+    return wait_until(predicate, timeout_s, every_s)
 
 
 def _stamp(moment: datetime) -> str:

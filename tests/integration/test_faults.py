@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     offline_csv,
     produce,
     read_topic,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -59,13 +60,7 @@ def _metric(url: str, name: str, **labels: str) -> float:
 
 
 def _wait(predicate: Any, timeout_s: float = 90.0, every_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"not true within {timeout_s} s; /readyz last said {_last_readyz[0]}")
+    return wait_until(predicate, timeout_s, every_s, lambda: f"/readyz last said {_last_readyz[0]}")
 
 
 _last_readyz: list[str] = [""]

@@ -15,19 +15,13 @@ import httpx
 import pytest
 
 from streams.lag import measure
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 def _wait(predicate: Any, timeout_s: float = 60.0, every_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"not true within {timeout_s} s")
+    return wait_until(predicate, timeout_s, every_s)
 
 
 def _metric(url: str, name: str, **labels: str) -> float | None:

@@ -9,6 +9,7 @@ boundary falls on a multiple of 30 s, so a 30 s step makes the sampling exact.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +64,31 @@ def business_time(
     return total
 
 
+def _status_function(
+    polls: list[tuple[datetime, bool]], open_at: Callable[[datetime], bool], now: datetime
+) -> Callable[[datetime], bool] | None:
+    """SPEC §3: the status of the nearest observation (in-hours polls up to ``now``, one
+    per instant, inactive winning; a tie to the earlier); None without any observation."""
+    by_time: dict[datetime, bool] = {}
+    for t, active in polls:
+        if t <= now and open_at(t):
+            by_time[t] = by_time.get(t, True) and active  # inactive wins
+    if not by_time:
+        return None
+    times = sorted(by_time)
+
+    def status_at(x: datetime) -> bool:
+        i = bisect_right(times, x)
+        if i == 0:
+            return by_time[times[0]]
+        if i == len(times):
+            return by_time[times[-1]]
+        before, after = times[i - 1], times[i]
+        return by_time[before] if x - before <= after - x else by_time[after]
+
+    return status_at
+
+
 def report(
     polls: list[tuple[datetime, bool]],
     shifts: list[tuple[int, time, time]],
@@ -77,23 +103,10 @@ def report(
     def open_at(x: datetime) -> bool:
         return any(s <= x < e for s, e in spans)
 
-    by_time: dict[datetime, bool] = {}
-    for t, active in polls:
-        if t <= now and open_at(t):
-            by_time[t] = by_time.get(t, True) and active  # inactive wins
     zero = timedelta(0)
-    if not by_time:
+    status_at = _status_function(polls, open_at, now)
+    if status_at is None:
         return (zero,) * 6
-    times = sorted(by_time)
-
-    def status_at(x: datetime) -> bool:
-        i = bisect_right(times, x)
-        if i == 0:
-            return by_time[times[0]]
-        if i == len(times):
-            return by_time[times[-1]]
-        before, after = times[i - 1], times[i]
-        return by_time[before] if x - before <= after - x else by_time[after]
 
     totals = []
     for width in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
@@ -126,22 +139,9 @@ def incidents(
     def open_at(x: datetime) -> bool:
         return any(s <= x < e for s, e in spans)
 
-    by_time: dict[datetime, bool] = {}
-    for t, active in polls:
-        if t <= hi and open_at(t):
-            by_time[t] = by_time.get(t, True) and active
-    if not by_time:
+    status_at = _status_function(polls, open_at, hi)
+    if status_at is None:
         return []
-    times = sorted(by_time)
-
-    def status_at(x: datetime) -> bool:
-        i = bisect_right(times, x)
-        if i == 0:
-            return by_time[times[0]]
-        if i == len(times):
-            return by_time[times[-1]]
-        before, after = times[i - 1], times[i]
-        return by_time[before] if x - before <= after - x else by_time[after]
 
     found: list[tuple[datetime, datetime | None]] = []
     start: datetime | None = None
