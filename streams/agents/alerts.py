@@ -78,10 +78,11 @@ async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
 
 
 def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
-    """Look at the store again once its silence would count."""
-    due = silent_from(profile, state.newest_poll_us, int(settings.silent_after_s * 1_000_000))
-    if due is not None:
-        states.set_due(store, Due(due, state.newest_poll_us, None))
+    """Look at the store again once its silence could count: the gap of wall-clock time
+    after its newest poll is the earliest (business time runs no faster); the exact
+    instant is worked out then, not for every poll."""
+    gap = int(settings.silent_after_s * 1_000_000)
+    states.set_due(store, Due(state.newest_poll_us + gap, state.newest_poll_us, None))
 
 
 async def _raise(store: bytes, alert: Alert, profile: Profile, now: int, state: AlertState) -> None:
@@ -123,12 +124,18 @@ async def check_due() -> None:
             if _holds(due.held, state):
                 await _send(store, due.held, profile)
             continue
+        silent = silent_from(profile, due.since_us, int(settings.silent_after_s * 1_000_000))
+        if silent is None:
+            continue  # no business time within a week: nothing to count
+        if silent > now:  # closed time in between: not silent yet
+            states.set_due(store, Due(silent, due.since_us, None))
+            continue
         if not in_hours(profile, now):
             opening = next_business_us(profile, now)
             if opening is not None:
                 states.set_due(store, Due(opening, due.since_us, None))
             continue
-        await _send(store, Alert(SILENT, due.at_us, None, since_us=due.since_us), profile)
+        await _send(store, Alert(SILENT, silent, None, since_us=due.since_us), profile)
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types the sender positional-only

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -265,6 +266,8 @@ def decode_stored_profile(data: bytes | None) -> StoredProfile:
     return StoredProfile(profile, value.get("hours_version", 0), value.get("zone_version", 0))
 
 
+@lru_cache(maxsize=16_384)
 def decode_profile(data: bytes | None) -> Profile:
-    """The profile (schedule and zone) of what :func:`encode_profile` wrote."""
+    """The profile (schedule and zone) of what :func:`encode_profile` wrote (cached: stores
+    share schedules, and a live poll's store asks for its own again and again)."""
     return decode_stored_profile(data).profile
