@@ -39,6 +39,10 @@ from streams.topics import ensure_topics_async, partition_of, topics_for
 log = logging.getLogger(__name__)
 
 
+ASK_AGAIN_S = 10.0
+"""A partition silent this long is asked again (until the report's deadline)."""
+
+
 class PartitionsSilentError(TimeoutError):
     """Some partitions did not answer in time."""
 
@@ -240,6 +244,14 @@ class Coordinator:
                 record = self.store.get(report_id) or {}
                 self.on_done(str(record.get("status")), time.perf_counter() - started)
 
+    async def _send_requests(self, request: bytes, partitions: list[int]) -> None:
+        producer = self._require()
+        acks = [
+            await producer.send(self.topics.report_requests.name, request, partition=p)
+            for p in partitions
+        ]
+        await asyncio.gather(*acks)
+
     async def _ask(
         self,
         report_id: str,
@@ -251,29 +263,33 @@ class Coordinator:
     ) -> list[ReportPart]:
         """Send one request per partition; return each partition's parts, all from one
         answer (a partition's old and new owner may both answer; their chunks never mix)."""
-        producer = self._require()
         request = encode(
             ReportRequest(
                 report_id=report_id, phase=phase, n_us=n_us, store_id=store_id,  # type: ignore[arg-type]
                 deadline=time.time() + max(0.0, deadline - time.monotonic()),
             )
         )  # fmt: skip
-        acks = [
-            await producer.send(self.topics.report_requests.name, request, partition=p)
-            for p in partitions
-        ]
-        await asyncio.gather(*acks)
+        await self._send_requests(request, partitions)
         queue = self._waiting[report_id]
         assembly = Assembly(phase, partitions)
+        asked = time.monotonic()
         while missing := assembly.missing():
-            remaining = deadline - time.monotonic()
-            try:
-                part = await asyncio.wait_for(queue.get(), timeout=max(remaining, 0.001))
-            except TimeoutError:
+            now = time.monotonic()
+            if now >= deadline:
                 raise PartitionsSilentError(
                     f"partitions {missing} did not answer the {phase} request within "
                     f"{self.settings.report_timeout_s:.0f} s: are the workers running and caught "
                     "up? `storemon lag` shows it"
-                ) from None
+                )
+            if now - asked >= ASK_AGAIN_S:
+                # A request a worker never saw (it was fetched by an owner that then lost
+                # the partition, say) is asked again; a repeated answer is left unused.
+                await self._send_requests(request, missing)
+                asked = now
+            wait = min(deadline - now, ASK_AGAIN_S - (now - asked))
+            try:
+                part = await asyncio.wait_for(queue.get(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                continue
             assembly.add(part)
         return assembly.parts()
