@@ -26,6 +26,7 @@ from streams.core.alerts import (
     in_hours,
     next_business_us,
     silent_from,
+    state_of,
 )
 from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
@@ -51,8 +52,7 @@ def _history(partition: int, store: bytes, before_us: int, profile: Profile) -> 
     """The store's state from its segments, before the polls now being added (a store not
     held: evicted, or owned elsewhere until now)."""
     keys = merge(segments.read(partition, store).items())
-    earlier = keys[(keys >> 1) < before_us]
-    return advance(None, earlier, profile)[0]
+    return state_of(keys[(keys >> 1) < before_us], profile)
 
 
 async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:

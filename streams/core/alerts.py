@@ -136,6 +136,30 @@ def advance(
     return state, alerts
 
 
+def state_of(keys: Keys, profile: Profile) -> AlertState | None:
+    """The state :func:`advance` leaves after these polls (sorted, one per instant), found
+    in a few array operations: what a worker reads back for a store it does not hold."""
+    if not len(keys):
+        return None
+    ts = keys >> 1
+    starts, ends = business_intervals(profile, int(ts[0]), int(ts[-1]) + 1)
+    where = np.searchsorted(starts, ts, side="right") - 1
+    inside = (where >= 0) & (ts < ends[np.maximum(where, 0)]) if len(starts) else where < -1
+    observed = keys[inside]
+    newest = int(ts[-1])
+    if not len(observed):
+        return AlertState(newest, None, True, None)
+    last = int(observed[-1])
+    if last & 1:
+        return AlertState(newest, last >> 1, True, None)
+    actives = np.flatnonzero(observed & 1)
+    if not len(actives):
+        return AlertState(newest, last >> 1, False, None)  # inactive since the first
+    a = int(actives[-1])
+    start = _boundary(profile, int(observed[a]) >> 1, int(observed[a + 1]) >> 1)
+    return AlertState(newest, last >> 1, False, start)
+
+
 def silent_from(profile: Profile, since_us: int, gap_us: int, within_days: int = 8) -> int | None:
     """The instant the store counts as silent: once ``gap_us`` of business time has passed
     since its newest poll at ``since_us`` (None: not within ``within_days``)."""

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.alerts import DOWN, SILENT, UP, Alert, advance, cloud_event, silent_from
+from streams.core.alerts import (
+    DOWN,
+    SILENT,
+    UP,
+    Alert,
+    advance,
+    cloud_event,
+    silent_from,
+    state_of,
+)
 from streams.core.incidents import incidents, timeline_for
 from streams.core.pollkeys import normalize_keys
 from streams.core.schedule import Profile
@@ -106,3 +115,11 @@ def test_a_cloud_event_names_the_store_the_kind_and_the_start_in_both_times() ->
     assert body["id"] == f"{SILENT}:s-1:{_at(10)}"
     assert body["data"]["last_poll"] == "2023-01-16T10:00:00Z"
     assert body["data"]["timezone"] == "America/Chicago"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_a_state_read_back_from_the_polls_is_the_one_advancing_gives(scenario) -> None:  # type: ignore[no-untyped-def]
+    polls, prof, _shifts, _zone, _now = scenario
+    keys = normalize_keys(keys_of(polls))
+    assert state_of(keys, prof) == advance(None, keys, prof)[0]
