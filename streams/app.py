@@ -128,4 +128,5 @@ async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> 
     # memory; a partition it no longer holds may change elsewhere: forget it now, and read
     # it again if it comes back.
     timelines.forget(index.drop(set(index.loaded()) - held_partitions()))
+    index.forget_answers()
     profile_index.clear()

@@ -192,6 +192,7 @@ async def _update_profiles(
         profile_bytes = encode_profile(changed)
         profiles[store] = profile_bytes
         profile_index.put(store, profile_bytes)
+        index.touch(event.message.partition)
 
 
 @app.agent(hours_topic, name="ingest-hours")

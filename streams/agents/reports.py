@@ -65,6 +65,19 @@ YIELD_EVERY = 2_000
 """Stores between two returns to the event loop while rows are computed."""
 
 
+async def _rows(partition: int, chosen: list[tuple[bytes, int]], n_us: int) -> list[list[str]]:
+    """The fields of the chosen stores' rows at ``n_us``, sorted by store."""
+    rows = []
+    for i, (store, version) in enumerate(chosen):
+        if i and i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let heartbeats, ingestion and other answers through
+        row = row_of(partition, store, version, n_us)
+        if row is not None:
+            rows.append(row)
+    rows.sort()
+    return [row.to_fields() for row in rows]
+
+
 async def _send(request: ReportRequest, partition: int, **fields: object) -> None:
     fields = {"keys": None, "profile": None, **fields}
     part = ReportPart(report_id=request.report_id, partition=partition, **fields)  # type: ignore[arg-type]
@@ -99,18 +112,15 @@ async def _answer(request: ReportRequest, partition: int) -> None:
     if request.store_id is not None:
         store = request.store_id.encode()
         info = state.stores.get(store)
-        chosen = [(store, info.version)] if info is not None else []
+        lines = await _rows(partition, [(store, info.version)] if info is not None else [], n_us)
+    elif state.answer is not None and state.answer[:2] == (state.generation, n_us):
+        lines = state.answer[2]  # nothing changed in the partition since: the same rows
     else:
+        generation = state.generation
         chosen = [(s, info.version) for s, info in state.stores.items()]
-    rows = []
-    for i, (store, version) in enumerate(chosen):
-        if i and i % YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # let heartbeats, ingestion and other answers through
-        row = row_of(partition, store, version, n_us)
-        if row is not None:
-            rows.append(row)
-    rows.sort()
-    lines = [row.to_fields() for row in rows]
+        lines = await _rows(partition, chosen, n_us)
+        if state.generation == generation:  # no write came while the rows were computed
+            state.answer = (generation, n_us, lines)
     chunks = max(1, -(-len(lines) // ROWS_PER_PART))
     for i in range(chunks):
         await _send(

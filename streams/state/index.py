@@ -36,6 +36,10 @@ class PartitionState:
 
     stores: dict[bytes, StoreState] = field(default_factory=dict)
     newest_us: int | None = None
+    generation: int = 0
+    """Bumped by every write to any of its stores and every profile change."""
+    answer: tuple[int, int, list[list[str]]] | None = None
+    """The rows of its last whole answer: (generation, report time, fields of each row)."""
 
 
 Load = Callable[[int], tuple[list[bytes], int | None]]
@@ -88,10 +92,23 @@ class StoreIndex:
             info = state.stores[store] = StoreState()
             self._schedule(partition, store, now)
         info.version += 1
+        state.generation += 1
         info.segments += segments
         self.dirty[(partition, store)] = None
         if info.segments > MAX_SEGMENTS:
             self.crowded[(partition, store)] = None
+
+    def touch(self, partition: int) -> None:
+        """Something of ``partition`` changed that is not a write (a store's profile)."""
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.generation += 1
+
+    def forget_answers(self) -> None:
+        """Drop every partition's remembered answer (partitions moved: what changed while
+        another worker owned them is not all counted here)."""
+        for state in self._partitions.values():
+            state.answer = None
 
     def newer(self, partition: int, newest_us: int) -> bool:
         """Record a poll time of ``partition``; True if it is its newest so far."""

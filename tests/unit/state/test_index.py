@@ -57,3 +57,17 @@ def test_refreshes_come_due_once_a_period_and_only_for_held_partitions() -> None
     assert index.drop({1}) == {b"c"}
     assert sorted(index.due(now=3000.0)) == [(0, b"a"), (0, b"b")]
     assert index.loaded() == [0]
+
+
+def test_a_partition_answer_lasts_until_anything_in_it_changes() -> None:
+    index = StoreIndex(3600.0, lambda p: ([b"a"], 10))
+    state = index.partition(0, now=0.0)
+    before = state.generation
+    state.answer = (state.generation, 99, [["a", "1", "2", "3", "4", "5", "6"]])
+    index.wrote(0, b"a", 1, now=1.0)  # a write: the answer no longer matches
+    assert state.generation == before + 1
+    index.touch(0)  # a profile change likewise
+    assert state.generation == before + 2
+    assert state.answer[0] != state.generation
+    index.forget_answers()  # partitions moved: nothing remembered is trusted
+    assert state.answer is None
