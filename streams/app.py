@@ -99,15 +99,15 @@ def _table(cls: Any, name: str, help_: str) -> Any:
 polls = _table(PollsTable, "polls", "each store's polls as append-only segments")
 profiles = _table(faust.Table, "profiles", "each store's weekly schedule and zone (JSON)")
 
-# Faust's own producer, so that its flush before each offset commit covers the changelog.
+
+def raw_producer() -> Any:
+    """Faust's own aiokafka producer (made lazily), so that Faust's flush before each
+    offset commit covers what is sent on it too: the changelog, the alerts."""
+    return app.producer._ensure_producer()  # type: ignore[attr-defined]  # the aiokafka driver's
+
+
 segments = SegmentStore(
-    polls,
-    KafkaChangelog(
-        polls,
-        polls.changelog_topic.get_topic_name(),
-        # app.producer is made lazily; _ensure_producer is the aiokafka driver's.
-        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]  # noqa: PLW0108
-    ),
+    polls, KafkaChangelog(polls, polls.changelog_topic.get_topic_name(), raw_producer)
 )
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()

@@ -11,11 +11,21 @@ before committing the batch's offsets: at least once, a repeat carrying the same
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from streams.app import TOPICS, alerts_topic, app, profile_index, profiles, segments, settings
+from streams.app import (
+    TOPICS,
+    alerts_topic,
+    app,
+    profile_index,
+    profiles,
+    raw_producer,
+    segments,
+    settings,
+)
 from streams.core.alerts import (
     DOWN,
     SILENT,
@@ -33,6 +43,10 @@ from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile
 from streams.core.segments import merge
 from streams.state.alerts import AlertStates, Due
+from streams.state.segments import send_batches
+
+log = logging.getLogger(__name__)
+ALERTS = TOPICS.alerts.name
 
 states = AlertStates(settings.alert_states)
 SOURCE = f"storemon/{settings.app_id}"
@@ -57,9 +71,11 @@ def _history(partition: int, store: bytes, before_us: int, profile: Profile) -> 
 
 async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
     """Move the alert state of every live store of a batch just written (its polls
-    sorted, one per instant) and send what opened or closed."""
+    sorted, one per instant) and send what opened or closed: one record batch per
+    partition of the alerts topic (keyed by store, it has the polls topic's partitions)."""
     now = _now_us()
     horizon = now - int(settings.alert_max_age_s * 1_000_000)
+    out: dict[int, list[tuple[bytes, bytes]]] = {}
     for partition, store, keys in written:
         if (int(keys[-1]) >> 1) < horizon:
             continue  # history: no alert, and no state to keep
@@ -73,8 +89,20 @@ async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
         states.put(store, state)
         for alert in raised:
             if alert.at_us >= horizon:
-                await _raise(store, alert, profile, now, state)
+                event = _raise(store, alert, profile, now, state)
+                if event is not None:
+                    out.setdefault(partition, []).append((store, event))
         _watch(store, state, profile)
+    for partition, records in out.items():
+        for future, count in await send_batches(raw_producer(), ALERTS, partition, records):
+            future.add_done_callback(lambda f, n=count: _sent(f, n))  # type: ignore[misc]
+
+
+def _sent(future: Any, count: int) -> None:
+    if future.cancelled() or future.exception() is not None:
+        log.error("%d alerts were not written to %s: %s", count, ALERTS, future.exception())
+        return
+    sent["alerts"] += count
 
 
 def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
@@ -85,13 +113,16 @@ def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
     states.set_due(store, Due(state.newest_poll_us + gap, state.newest_poll_us, None))
 
 
-async def _raise(store: bytes, alert: Alert, profile: Profile, now: int, state: AlertState) -> None:
+def _raise(
+    store: bytes, alert: Alert, profile: Profile, now: int, state: AlertState
+) -> bytes | None:
+    """The alert's event to send now, or None when it is held for the store's opening."""
     if in_hours(profile, now):
-        await _send(store, alert, profile)
-        return
+        return cloud_event(alert, store.decode(), profile.zone, SOURCE)
     opening = next_business_us(profile, now)
     if opening is not None:  # hold it: sent at the opening if it still holds then
         states.set_due(store, Due(opening, state.newest_poll_us, alert))
+    return None
 
 
 async def _send(store: bytes, alert: Alert, profile: Profile) -> None:

@@ -44,6 +44,31 @@ class Changelog(Protocol):
         """Send the records, in order, to the changelog partition."""
 
 
+async def send_batches(
+    producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes, bytes]]
+) -> list[tuple[asyncio.Future[RecordMetadata], int]]:
+    """Send records, in order, to one partition as few Kafka record batches as they fit in
+    (Faust's per-record send costs more than the rest of a live poll); each batch's
+    future, with its record count."""
+    sent = []
+    batch = producer.create_batch()
+    for key, value in records:
+        while batch.append(key=key, value=value, timestamp=None) is None:
+            sent.append(await _send_batch(producer, batch, topic, partition))
+            batch = producer.create_batch()  # full: sent, start another
+    if batch.record_count():
+        sent.append(await _send_batch(producer, batch, topic, partition))
+    return sent
+
+
+async def _send_batch(
+    producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
+) -> tuple[asyncio.Future[RecordMetadata], int]:
+    count = batch.record_count()
+    batch.close()
+    return await producer.send_batch(batch, topic, partition=partition), count
+
+
 class KafkaChangelog:
     """The table's changelog topic, written a record batch at a time on ``producer``."""
 
@@ -59,20 +84,10 @@ class KafkaChangelog:
 
     async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
         """Send the records; once acknowledged, the last one's offset is persisted."""
-        batch = self.producer.create_batch()
-        for key, value in records:
-            while batch.append(key=key, value=value, timestamp=None) is None:
-                await self._send(batch, partition)  # full: send it, start another
-                batch = self.producer.create_batch()
-        await self._send(batch, partition)
-
-    async def _send(self, batch: Any, partition: int) -> None:
-        count = batch.record_count()
-        if not count:
-            return
-        batch.close()
-        future = await self.producer.send_batch(batch, self.topic, partition=partition)
-        future.add_done_callback(lambda f: self._acknowledged(f, partition, count))
+        for future, count in await send_batches(self.producer, self.topic, partition, records):
+            future.add_done_callback(
+                lambda f, count=count: self._acknowledged(f, partition, count)  # type: ignore[misc]
+            )
 
     def _acknowledged(
         self, future: asyncio.Future[RecordMetadata], partition: int, count: int
