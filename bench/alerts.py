@@ -10,6 +10,7 @@ topic all along). Writes the ``alerts`` section of docs/benchmarks.md.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,7 @@ def main() -> None:
     )  # fmt: skip
     broker = LocalKafka(settings, home=OUT / "kafka-alerts")
     broker.up(fresh=True)
+    shutil.rmtree(OUT / "alerts", ignore_errors=True)  # a fresh broker: fresh RocksDB too
     procs = Supervisor(settings, OUT / "alerts")
     try:
         procs.worker("worker-1")
