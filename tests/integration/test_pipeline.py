@@ -20,7 +20,14 @@ from streams.core.timestamps import parse_timestamp
 from streams.lag import measure
 from streams.processes import take_report_at
 from streams.settings import Settings
-from tests.integration.conftest import Stack, assert_same_report, offline_csv, produce, read_topic
+from tests.integration.conftest import (
+    Stack,
+    assert_same_report,
+    offline_csv,
+    produce,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -207,7 +214,13 @@ def test_a_report_with_no_worker_fails_with_a_reason(stack: Stack) -> None:
     stack.settings = stack.settings.model_copy(update={"report_timeout_s": 3})
     url = stack.start_api()
 
-    report_id = httpx.post(f"{url}/trigger_report", timeout=10).json()["report_id"]
+    # Until its Kafka clients are connected the API answers 503 (try again): wait for that.
+    started = wait_until(
+        lambda: (r := httpx.post(f"{url}/trigger_report", timeout=10)).status_code != 503 and r,
+        timeout_s=60,
+    )
+    assert started.status_code == 200, started.text
+    report_id = started.json()["report_id"]
     deadline = time.monotonic() + 30
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
