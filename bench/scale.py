@@ -214,6 +214,12 @@ the API and the replay on the same two cores.
 | failover: `kill -9` of a worker → next report complete | {r["failover"]:.1f} s (rows equal: {"yes" if r["failover_rows_equal"] else "**no**"}) | ≤ {TARGETS["failover"]:.0f} s | {_verdict(r["failover"] <= TARGETS["failover"])} |
 | restore: one worker, RocksDB deleted → report complete | {r["restore"]:.0f} s (rows equal: {"yes" if r["restore_rows_equal"] else "**no**"}) | | |
 | offline `storemon report` of the same files | {r["offline_s"]:.1f} s | | |
+
+What the failover waits for: the group to notice the worker gone (its session timeout,
+{Settings().session_timeout_s:.0f} s, the least a broker allows by default), a rebalance that
+gives its partitions to the other worker, that worker's standby copies becoming active
+(warm: a few records to catch up), and then the report itself (about one p50). Reports are
+fast again once nothing changed in a partition: its whole answer is reused.
 """,
     )
 
