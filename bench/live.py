@@ -298,10 +298,12 @@ six does: a status drawn at random, one in ten inactive).
 | `POST /polls`, one poll a request, {CLIENTS} concurrent clients (wrk) | {real["http_rate"]:,.0f} polls/s ({real["http_requests"]:,} requests) | | |
 | ... latency p50 / p99 | {real["http_p50"] * 1000:.1f} ms / {real["http_p99"] * 1000:.1f} ms | | |
 
-What limits it: the alert state (issue 12), which every live poll moves (`alerts.observe`:
-its store's state, the business-hours check, the silence due, an event when the status
-changes), and which each store's first live poll reads back from its segments; the line
-without it is the same drain with the alert path skipped.
+What limits it: what a worker does for a poll beyond Faust's own handling of the message:
+decoding and checking it, a RocksDB write and a changelog record batch per partition per
+batch, the index, and the alert state (issue 12), which every live poll moves and each
+store's first live poll reads back from its segments (the first-round line). The line
+without the alert state is the same drain with it skipped: the rest of the gap is the poll's
+own work, on two cores the broker and the producer share.
 
 A live poll is one segment: one record of about 40 bytes (the store id and the poll in the
 key, an empty value) and no read of the store's history, whatever its size. Compaction later
