@@ -87,12 +87,12 @@ async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
         if state is None:
             continue
         states.put(store, state)
+        _watch(store, state, profile)  # first: an alert held below takes the store's slot
         for alert in raised:
             if alert.at_us >= horizon:
                 event = _raise(store, alert, profile, now, state)
                 if event is not None:
                     out.setdefault(partition, []).append((store, event))
-        _watch(store, state, profile)
     for partition, records in out.items():
         for future, count in await send_batches(raw_producer(), ALERTS, partition, records):
             future.add_done_callback(lambda f, n=count: _sent(f, n))  # type: ignore[misc]
@@ -108,7 +108,11 @@ def _sent(future: Any, count: int) -> None:
 def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
     """Look at the store again once its silence could count: the gap of wall-clock time
     after its newest poll is the earliest (business time runs no faster); the exact
-    instant is worked out then, not for every poll."""
+    instant is worked out then, not for every poll. An alert held for the store's opening
+    keeps the slot (polls while it is closed do not drop it)."""
+    held = states.due_of(store)
+    if held is not None and held.held is not None:
+        return
     gap = int(settings.silent_after_s * 1_000_000)
     states.set_due(store, Due(state.newest_poll_us + gap, state.newest_poll_us, None))
 
@@ -116,7 +120,9 @@ def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
 def _raise(
     store: bytes, alert: Alert, profile: Profile, now: int, state: AlertState
 ) -> bytes | None:
-    """The alert's event to send now, or None when it is held for the store's opening."""
+    """The alert's event to send now, or None when it is held for the store's opening
+    (in the store's one due slot: a closed store cannot fall silent before it opens, and
+    its silence is looked at again once the held alert is)."""
     if in_hours(profile, now):
         return cloud_event(alert, store.decode(), profile.zone, SOURCE)
     opening = next_business_us(profile, now)
@@ -148,13 +154,16 @@ async def check_due() -> None:
     horizon = now - int(settings.alert_max_age_s * 1_000_000)
     for store, due in states.pop_due(now):
         state = states.get(store)
-        if state is None or state.newest_poll_us != due.since_us or due.at_us < horizon:
-            continue  # a newer poll came, the store moved away, or it is old news
+        if state is None:
+            continue  # the store moved away
         profile = _profile(store)
-        if due.held is not None:
+        if due.held is not None:  # the store opened: is what it held still true?
             if _holds(due.held, state):
                 await _send(store, due.held, profile)
+            _watch(store, state, profile)  # the silence check the held alert stood in for
             continue
+        if state.newest_poll_us != due.since_us or due.at_us < horizon:
+            continue  # a newer poll came, or it is old news
         silent = silent_from(profile, due.since_us, int(settings.silent_after_s * 1_000_000))
         if silent is None:
             continue  # no business time within a week: nothing to count

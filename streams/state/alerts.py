@@ -69,6 +69,10 @@ class AlertStates:
             self._heap = [(d.at_us, s) for s, d in self._due.items()]
             heapq.heapify(self._heap)
 
+    def due_of(self, store: bytes) -> Due | None:
+        """What is due for the store, if anything."""
+        return self._due.get(store)
+
     def pop_due(self, now_us: int) -> list[tuple[bytes, Due]]:
         """Every store due by ``now_us``, each once."""
         out = []
