@@ -98,7 +98,15 @@ def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours
         "start": start.strftime("%H:%M:%S"),
         "end": end.strftime("%H:%M:%S"),
     }
-    for store in ("a1", "b1"):
+    # c1 is like b1, but opens again 25 s from now: its held alert goes out then, since the
+    # incident is still open.
+    reopen, reclose = now + timedelta(seconds=25), now + timedelta(hours=2)
+    again = {
+        "day": reopen.weekday(),
+        "start": reopen.strftime("%H:%M:%S"),
+        "end": reclose.strftime("%H:%M:%S"),
+    }
+    for store in ("a1", "b1", "c1"):
         assert (
             httpx.put(
                 f"{url}/stores/{store}/timezone", json={"timezone": "UTC"}, timeout=10
@@ -108,15 +116,25 @@ def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours
     assert (
         httpx.put(f"{url}/stores/b1/hours", json={"shifts": [shift]}, timeout=10).status_code == 202
     )
+    assert (
+        httpx.put(f"{url}/stores/c1/hours", json={"shifts": [shift, again]}, timeout=10).status_code
+        == 202
+    )
     time.sleep(1.0)  # the profiles are in before the polls
 
     def poll(store: str, status: str, at: datetime) -> None:
         body = {"store_id": store, "status": status, "timestamp_utc": _stamp(at)}
         assert httpx.post(f"{url}/polls", json=body, timeout=10).status_code == 202
 
+    now_b = now
     poll("b1", "active", now - timedelta(minutes=90))
     poll("b1", "inactive", now - timedelta(minutes=30))
     poll("b1", "inactive", now)  # outside hours: not an observation
+    poll("c1", "active", now - timedelta(minutes=90))
+    poll("c1", "inactive", now - timedelta(minutes=30))
+    time.sleep(1.0)  # processed apart: the poll below comes after the alert is held
+    poll("c1", "inactive", now)  # polled while closed: the held alert must survive it
+    held_until = reopen
     now = datetime.now(UTC)  # silence counts from the newest poll: 8 s after the last one
     poll("a1", "active", now - timedelta(seconds=3))
     poll("a1", "inactive", now - timedelta(seconds=2))
@@ -147,6 +165,11 @@ def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours
     assert incident["end"] == got[1]["data"]["incident_end"]
     assert incident["downtime_s"] == pytest.approx(1.5, abs=1e-6)  # 2.5 s ago to 1 s ago
     assert _alerts(stack, "b1") == []  # closed now: held, not sent
+    reported, *later = _wait(lambda: _alerts(stack, "c1"), timeout_s=90)  # at the opening
+    assert reported["type"] == DOWN
+    assert [e["type"] for e in later] in ([], [SILENT])  # no poll since: silent 8 s later
+    assert datetime.now(UTC) >= held_until  # not before it
+    assert reported["data"]["incident_start"] == _stamp(now_b - timedelta(minutes=60))
     assert "Traceback" not in stack.log("worker-1")
 
 
