@@ -155,7 +155,11 @@ class Update(NamedTuple):
 def encode_hours(store_id: str, shifts: Iterable[Shift], version: int | None = None) -> bytes:
     """A store's whole weekly schedule; an empty list means open 24×7."""
     items = [{"day": d, "start": _format_time(s), "end": _format_time(e)} for d, s, e in shifts]
-    value: dict[str, Any] = {"store_id": store_id, "shifts": items}
+    return _encode_profile({"store_id": store_id, "shifts": items}, version)
+
+
+def _encode_profile(value: dict[str, Any], version: int | None) -> bytes:
+    """A profile message, with the producer's version when it gives one."""
     if version is not None:
         value["version"] = version
     return json.dumps(value).encode()
@@ -192,10 +196,7 @@ def decode_hours(data: bytes) -> Update:
 
 def encode_zone(store_id: str, timezone: str, version: int | None = None) -> bytes:
     """A store's time zone (an IANA name)."""
-    value: dict[str, Any] = {"store_id": store_id, "timezone": timezone}
-    if version is not None:
-        value["version"] = version
-    return json.dumps(value).encode()
+    return _encode_profile({"store_id": store_id, "timezone": timezone}, version)
 
 
 MAX_ZONE_CHARS = 256
