@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import faust
+from faust.types import StoreT
 
 from streams.core.segments import NEWEST, store_of
 from streams.core.snapshot import TimelineCache
@@ -14,6 +15,7 @@ from streams.kafka import faust_credentials
 from streams.settings import get_settings
 from streams.state.index import StoreIndex
 from streams.state.profiles import ProfileIndex
+from streams.state.rocksdb import Store
 from streams.state.segments import KafkaChangelog, SegmentStore
 from streams.topics import topics_for
 
@@ -40,7 +42,9 @@ app = faust.App(
     web_port=settings.web_port or 6066,
     broker_commit_interval=settings.commit_every_s,
     broker_session_timeout=settings.session_timeout_s,
-    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+    # A survivor hears of a rebalance at its next heartbeat: once a second, so a worker
+    # lost is replaced about a session timeout after it went, not up to 3 s later.
+    broker_heartbeat_interval=min(1.0, settings.session_timeout_s / 3),
 )
 
 
@@ -60,7 +64,19 @@ worker_stats_topic = _raw_topic(TOPICS.worker_stats.name)
 alerts_topic = _raw_topic(TOPICS.alerts.name)
 
 
-class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are untyped
+class Table(faust.Table):  # type: ignore[type-arg]  # faust's generics are untyped
+    """A table kept in this app's RocksDB store (``streams/state/rocksdb.py``)."""
+
+    def _new_store_by_url(self, url: Any) -> StoreT:  # type: ignore[type-arg]  # untyped generic
+        # Faust's own call (``faust.tables.base``), with the store class chosen here.
+        return Store(
+            url, self.app, self, table_name=self.name, key_type=self.key_type,
+            key_serializer=self.key_serializer, value_serializer=self.value_serializer,
+            value_type=self.value_type, loop=self.loop, options=self.options,
+        )  # fmt: skip
+
+
+class PollsTable(Table):
     """The ``polls`` table: its changelog batches, applied on a restore or by a standby,
     also tell the in-memory index which stores changed."""
 
@@ -77,6 +93,23 @@ class PollsTable(faust.Table):  # type: ignore[type-arg]  # faust's generics are
             store = store_of(message.key or b"")
             if store is not None:
                 index.wrote(message.partition, store, 1, now)
+
+
+class ProfilesTable(Table):
+    """The ``profiles`` table: its changelog batches, applied on a restore or by a standby,
+    keep the profile index current and tell the store index that a partition changed, as
+    a write by this worker would (so a standby's copy needs no reading again when it
+    becomes active)."""
+
+    def apply_changelog_batch(self, batch: Iterable[faust.EventT[bytes]]) -> None:
+        """Write the batch to RocksDB, then note every profile it changed."""
+        events = list(batch)
+        super().apply_changelog_batch(events)
+        for event in events:
+            message = event.message
+            if message.key is not None:
+                profile_index.put(message.key, message.value)
+                index.touch(message.partition)
 
 
 STANDBY_BUFFER = 50
@@ -97,7 +130,7 @@ def _table(cls: Any, name: str, help_: str) -> Any:
 
 # Per-store state, RocksDB-backed, with changelogs (see streams/core/segments.py).
 polls = _table(PollsTable, "polls", "each store's polls as append-only segments")
-profiles = _table(faust.Table, "profiles", "each store's weekly schedule and zone (JSON)")
+profiles = _table(ProfilesTable, "profiles", "each store's weekly schedule and zone (JSON)")
 
 
 def raw_producer() -> Any:
@@ -125,8 +158,21 @@ def held_partitions() -> set[int]:
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types the sender positional-only
 async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
     # What this worker still holds (active or standby) stayed current in RocksDB and in
-    # memory; a partition it no longer holds may change elsewhere: forget it now, and read
-    # it again if it comes back.
-    timelines.forget(index.drop(set(index.loaded()) - held_partitions()))
-    index.forget_answers()
-    profile_index.clear()
+    # memory, through its own writes or the changelogs; a partition it no longer holds may
+    # change elsewhere: forget it now, and read it again if it comes back. A partition
+    # active here before and after kept its remembered answer: every write went through
+    # here. (A failover loses nothing warm: no full scan, no answer built again for the
+    # partitions the survivor had all along.)
+    gone = set(index.loaded()) - held_partitions()
+    if gone:
+        timelines.forget(index.drop(gone))
+        profile_index.clear()  # only the stores of held partitions are in it
+    topic = polls_topic.get_topic_name()
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    index.forget_answers(active - _active)
+    _active.clear()
+    _active.update(active)
+
+
+_active: set[int] = set()
+"""The polls partitions active here since the last rebalance."""

@@ -104,11 +104,13 @@ class StoreIndex:
         if state is not None:
             state.generation += 1
 
-    def forget_answers(self) -> None:
-        """Drop every partition's remembered answer (partitions moved: what changed while
-        another worker owned them is not all counted here)."""
-        for state in self._partitions.values():
-            state.answer = None
+    def forget_answers(self, partitions: set[int]) -> None:
+        """Drop the remembered answers of ``partitions`` (newly active here: what changed
+        while another worker owned them may not all be counted here)."""
+        for partition in partitions:
+            state = self._partitions.get(partition)
+            if state is not None:
+                state.answer = None
 
     def newer(self, partition: int, newest_us: int) -> bool:
         """Record a poll time of ``partition``; True if it is its newest so far."""

@@ -1,5 +1,5 @@
 """Each store's profile bytes in memory, read from the ``profiles`` table once and kept
-current by every profile write; cleared whenever partitions move."""
+current by every profile write and changelog record; cleared when partitions go."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ class ProfileIndex:
             value = self._profiles[store] = read(store)
             return value
 
-    def put(self, store: bytes, profile_bytes: bytes) -> None:
-        """Record a write."""
+    def put(self, store: bytes, profile_bytes: bytes | None) -> None:
+        """Record a write (None: the profile was deleted)."""
         self._profiles[store] = profile_bytes
 
     def clear(self) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import re
 import signal
@@ -142,8 +143,21 @@ def test_broker_killed_mid_replay_loses_nothing(
     assert_same_report(stack.report(), offline_csv(scenario))
 
 
+NEW_HOURS = [{"day": d, "start": "06:30:00", "end": "11:00:00"} for d in range(7)]
+
+
+def _with_new_hours(files: dict[str, Path], stores: list[str], out: Path) -> dict[str, Path]:
+    """The same export with ``stores`` open only at ``NEW_HOURS``."""
+    rows = list(csv.reader(files["hours"].read_text().splitlines()))
+    kept = [rows[0], *(r for r in rows[1:] if r[0] not in stores)]
+    kept += [[s, str(h["day"]), h["start"], h["end"]] for s in stores for h in NEW_HOURS]
+    with out.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    return {**files, "hours": out}
+
+
 def test_worker_killed_mid_report_the_report_completes_whole(
-    stack: Stack, scenario: dict[str, Path]
+    stack: Stack, scenario: dict[str, Path], tmp_path: Path
 ) -> None:
     workers = {name: stack.worker(name) for name in ("worker-1", "worker-2")}
     url = stack.start_api()
@@ -151,7 +165,16 @@ def test_worker_killed_mid_report_the_report_completes_whole(
         stack.wait_worker_ready(name)
     stack.replay(scenario)
     stack.wait_caught_up()
-    expected = offline_csv(scenario)
+    assert_same_report(stack.report(), offline_csv(scenario))  # both remember their answers
+    # New hours for stores of every partition: worker-1 hears of those in worker-2's as its
+    # standby, from the profiles changelog, and must answer with them once it owns them.
+    stores = sorted({r[0] for r in csv.reader(scenario["hours"].read_text().splitlines())})
+    changed = [s for s in stores if s != "store_id"][:40]
+    for store in changed:
+        body = {"shifts": NEW_HOURS}
+        assert httpx.put(f"{url}/stores/{store}/hours", json=body, timeout=10).status_code == 202
+    expected = offline_csv(_with_new_hours(scenario, changed, tmp_path / "hours.csv"))
+    _wait(lambda: _same(stack.report(), expected), timeout_s=60, every_s=1.0)
     report_id = httpx.post(f"{url}/trigger_report", timeout=30).json()["report_id"]
     workers["worker-2"].send_signal(signal.SIGKILL)  # while it answers
     workers["worker-2"].wait()
@@ -165,6 +188,14 @@ def test_worker_killed_mid_report_the_report_completes_whole(
         return None
 
     assert_same_report(_wait(complete, timeout_s=120), expected)
+
+
+def _same(got: str, expected: str) -> bool:
+    try:
+        assert_same_report(got, expected)
+    except AssertionError:
+        return False
+    return True
 
 
 def _send_singles(settings: Settings, count: int) -> None:

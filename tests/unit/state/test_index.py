@@ -69,5 +69,8 @@ def test_a_partition_answer_lasts_until_anything_in_it_changes() -> None:
     index.touch(0)  # a profile change likewise
     assert state.generation == before + 2
     assert state.answer[0] != state.generation
-    index.forget_answers()  # partitions moved: nothing remembered is trusted
+    kept = index.partition(1, now=0.0)
+    kept.answer = (kept.generation, 99, [["a", "1", "2", "3", "4", "5", "6"]])
+    index.forget_answers({0, 7})  # newly active here: what another owner wrote is not known
     assert state.answer is None
+    assert kept.answer is not None  # active here all along: every write came through here
