@@ -1,7 +1,8 @@
 """Work between messages, a little at a time, and none while the polls agent works
 through a backlog: compacting stores with many segments,
 writing each store's segments to the changelog again before they age out of it, and
-rebuilding changed timelines so that a report finds them ready.
+rebuilding changed timelines, and their rows at the default report time, so that a report
+finds them ready.
 
 Each tick works for at most ``BUDGET_S`` and looks only at what is due (sets and a heap
 kept by the writes), never at every key.
@@ -67,12 +68,14 @@ async def maintain() -> None:
         index.dirty.pop((partition, store), None)
         if info is None:
             continue
+        # The timeline (built again only if stale) and its row at the newest poll time held,
+        # the default report time: the next report, or the first after this worker takes
+        # over a standby partition, finds the row ready unless a poll came since.
         profile_bytes = profile_index.get(store, profiles.get)
-        if not timelines.fresh(store, info.version, profile_bytes):
-            timelines.timeline(
-                store,
-                info.version,
-                profile_bytes,
-                n_us,
-                partial(build, partition, store, profile_bytes),
-            )
+        timelines.row(
+            store,
+            info.version,
+            profile_bytes,
+            n_us,
+            partial(build, partition, store, profile_bytes),
+        )
