@@ -147,6 +147,12 @@ profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)
 
 
+def owned_partitions() -> list[int]:
+    """The polls partitions this worker processes now (its active ones), in order."""
+    topic = polls_topic.get_topic_name()
+    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+
 def held_partitions() -> set[int]:
     """The partitions this worker holds now, active or standby."""
     assignor = app.assignor
@@ -167,8 +173,7 @@ async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> 
     if gone:
         timelines.forget(index.drop(gone))
         profile_index.clear()  # only the stores of held partitions are in it
-    topic = polls_topic.get_topic_name()
-    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    active = set(owned_partitions())
     index.forget_answers(active - _active)
     _active.clear()
     _active.update(active)

@@ -20,6 +20,7 @@ from streams.app import (
     TOPICS,
     alerts_topic,
     app,
+    owned_partitions,
     profile_index,
     profiles,
     raw_producer,
@@ -182,6 +183,4 @@ async def check_due() -> None:
 async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
     from streams.agents.ingest import home_partition
 
-    names = {TOPICS.polls.name}
-    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in names}
-    states.forget(active, home_partition)
+    states.forget(set(owned_partitions()), home_partition)

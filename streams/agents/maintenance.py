@@ -14,8 +14,17 @@ import time
 from functools import partial
 
 from streams.agents.ingest import load
-from streams.agents.reports import build, owned_partitions
-from streams.app import app, held_partitions, index, profile_index, profiles, segments, timelines
+from streams.agents.reports import build
+from streams.app import (
+    app,
+    held_partitions,
+    index,
+    owned_partitions,
+    profile_index,
+    profiles,
+    segments,
+    timelines,
+)
 from streams.core.payloads import decode_profile
 from streams.core.segments import plan_compaction
 

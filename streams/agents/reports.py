@@ -13,7 +13,6 @@ from streams.agents.deadletters import decoded
 from streams.app import (
     app,
     index,
-    polls_topic,
     profile_index,
     profiles,
     report_parts_topic,
@@ -53,12 +52,6 @@ def row_of(partition: int, store: bytes, version: int, n_us: int) -> ReportRow |
     return timelines.row(
         store, version, profile_bytes, n_us, lambda n: build(partition, store, profile_bytes, n)
     )
-
-
-def owned_partitions() -> list[int]:
-    """The polls partitions this worker processes (its active ones)."""
-    topic = polls_topic.get_topic_name()
-    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
 
 
 YIELD_EVERY = 2_000

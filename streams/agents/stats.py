@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.agents import alerts
-from streams.app import TOPICS, app, index, timelines, worker_stats_topic
+from streams.app import app, index, owned_partitions, timelines, worker_stats_topic
 from streams.core.protocol import WorkerStats, encode
 
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
@@ -59,9 +59,7 @@ async def _moving(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
 
 
 async def _publish(ready: bool) -> None:
-    owned = sorted(
-        tp.partition for tp in app.assignor.assigned_actives() if tp.topic == TOPICS.polls.name
-    )
+    owned = owned_partitions()
     stats = WorkerStats(
         worker=WORKER,
         sent_at=time.time(),
