@@ -75,7 +75,7 @@ class Settings(BaseSettings):
 
     # -- replication (every topic the project makes, Faust's changelogs included) ---------
     replication_factor: int | None = Field(
-        None, ge=1, description="copies of every partition; None: 1 on one broker, else 3"
+        None, ge=1, description="copies of every partition; None: as many as the brokers, up to 3"
     )
     min_insync_replicas: int | None = Field(
         None, ge=1, description="acks=all waits for this many copies; None: one less, at least 1"

@@ -103,11 +103,14 @@ class Replication(NamedTuple):
     copies have it, so losing ``factor − min_insync`` brokers loses no acknowledged write."""
 
 
-def replication_for(settings: Settings, brokers: int) -> Replication:
-    """``STOREMON_REPLICATION_FACTOR`` (default: 1 on a one-node cluster, else 3) and
-    ``STOREMON_MIN_INSYNC_REPLICAS`` (default: one less, at least 1)."""
-    factor = settings.replication_factor or (1 if brokers <= 1 else 3)
-    return Replication(factor, settings.min_insync_replicas or max(1, factor - 1))
+def replication_for(
+    brokers: int, factor: int | None = None, min_insync: int | None = None
+) -> Replication:
+    """The replication of a cluster of ``brokers``: ``factor`` copies (default: as many as
+    there are brokers, up to 3) and ``min_insync`` (default: one less, at least 1). The
+    one rule for the project's topics and the local brokers' internal ones."""
+    factor = factor or min(3, max(1, brokers))
+    return Replication(factor, min_insync or max(1, factor - 1))
 
 
 class TopicsReport(NamedTuple):
@@ -133,7 +136,7 @@ async def ensure_topics_async(settings: Settings) -> TopicsReport:
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster()).get("brokers") or [])
-        wanted = replication_for(settings, brokers)
+        wanted = replication_for(brokers, settings.replication_factor, settings.min_insync_replicas)
         if wanted.factor > max(brokers, 1):
             raise TopicsError(
                 f"STOREMON_REPLICATION_FACTOR is {wanted.factor} but the cluster at "

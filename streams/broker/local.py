@@ -27,6 +27,7 @@ from typing import NamedTuple
 from pydantic import SecretStr
 
 from streams.settings import Settings
+from streams.topics import replication_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -312,12 +313,6 @@ class LocalKafka:
     def _classpath(self) -> str:
         return str(self.libs / "*")
 
-    def replication(self) -> tuple[int, int]:
-        """The replication factor of the internal topics (3 at most) and their
-        ``min.insync.replicas`` (one less, at least 1)."""
-        factor = min(3, self.brokers)
-        return factor, max(1, factor - 1)
-
     def server_properties(self, node: Node | None = None) -> dict[str, str]:
         """A node's configuration (docker-compose.yml sets the same, as KAFKA_* env)."""
         node = node or self.nodes[0]
@@ -345,7 +340,7 @@ class LocalKafka:
         else:
             voters = ",".join(f"{n.id}@{n.host}:{n.controller_port}" for n in self.nodes)
             quorum = {"controller.quorum.voters": voters}
-        factor, in_sync = (str(v) for v in self.replication())
+        factor, in_sync = (str(v) for v in replication_for(self.brokers))
         return {
             "process.roles": "broker,controller",
             "node.id": str(node.id),
