@@ -2,6 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY storemon ./storemon
 COPY streams ./streams
 COPY api ./api
 COPY replay ./replay

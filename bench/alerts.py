@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import OUT, machine, write_section
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor
 from streams import kafka
-from streams.broker.local import LocalKafka
 from streams.core.alerts import DOWN
 from streams.core.payloads import encode_poll, load_json
-from streams.processes import Supervisor
 from streams.settings import ROOT, Settings
 from streams.topics import ensure_topics_async, topics_for
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from bench.common import OUT, full_scale, machine, write_section
 from replay.producer import replay
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor, take_report
 from streams.lag import wait_caught_up
 from streams.offline import compute_offline
-from streams.processes import Supervisor, take_report
 from streams.settings import ROOT, Settings
 
 PORT = 29692

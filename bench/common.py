@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from replay.sample import LOOP_2023
 from replay.synthetic import Generated, generate
 
 ROOT = Path(__file__).resolve().parents[1]
-LOOP_2023 = ROOT.parent / "shared" / "data" / "loop-2023"
 OUT = ROOT / "bench" / "out"
 PAGE = ROOT / "docs" / "benchmarks.md"
 

@@ -26,7 +26,7 @@ TARGETS = {"offline": 2.0, "offline_rss": 600 * 2**20, "build": 200_000, "rows":
 def main() -> None:
     data = full_scale()
     print(f"data: {data.polls:,} polls, {data.stores:,} stores in {data.status.parent}", flush=True)
-    storemon = [sys.executable, "-m", "streams.cli", "report"]
+    storemon = [sys.executable, "-m", "storemon.cli", "report"]
     args = [
         "--status",
         str(data.status),

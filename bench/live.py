@@ -36,12 +36,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.common import LOOP_2023, OUT, machine, write_section
 from replay.producer import replay
 from replay.synthetic import Generated, generate
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor
 from streams.core.exports import read_polls
 from streams.core.payloads import encode_poll
 from streams.core.timestamps import format_timestamp
 from streams.lag import wait_caught_up
-from streams.processes import Supervisor
 from streams.settings import ROOT, Settings
 from streams.topics import ensure_topics_async, topics_for
 

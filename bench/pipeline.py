@@ -27,12 +27,12 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import LOOP_2023, OUT, full_scale, machine, run_measured, write_section
 from replay.producer import replay
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor, take_report, take_report_at
 from streams.core.payloads import encode_poll
 from streams.core.timestamps import format_timestamp, parse_timestamp
 from streams.lag import wait_caught_up
 from streams.offline import compute_offline
-from streams.processes import Supervisor, take_report, take_report_at
 from streams.settings import ROOT, Settings
 from streams.topics import topics_for
 
@@ -175,7 +175,7 @@ def _duplicated_instants(status: Path) -> int:
 
 
 def _offline_baseline(files: dict[str, Path]) -> float:
-    cmd = [sys.executable, "-m", "streams.cli", "report", "--status", str(files["status"]),
+    cmd = [sys.executable, "-m", "storemon.cli", "report", "--status", str(files["status"]),
            "--hours", str(files["hours"]), "--timezones", str(files["timezones"]),
            "--out", str(OUT / "offline-report.csv")]  # fmt: skip
     return statistics.median(run_measured(cmd)[0] for _ in range(3))

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from bench.common import OUT, full_scale, machine, write_section
 from replay.producer import replay
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor
 from streams.lag import wait_caught_up
-from streams.processes import Supervisor
 from streams.settings import ROOT, Settings
 
 PORT = 29192

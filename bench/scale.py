@@ -36,9 +36,9 @@ import httpx
 from bench.common import LOOP_2023, OUT, machine, write_section
 from replay.producer import replay
 from replay.synthetic import Generated, generate
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor, take_report
 from streams.lag import wait_caught_up
-from streams.processes import Supervisor, take_report
 from streams.settings import ROOT, Settings
 
 PORT = 29392
@@ -102,7 +102,7 @@ def _percentile(values: list[float], q: float) -> float:
 def _offline(data: Generated, out: Path) -> tuple[set[str], float, int]:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "report", "--status", str(data.status),
+        [sys.executable, "-m", "storemon.cli", "report", "--status", str(data.status),
          "--hours", str(data.hours), "--timezones", str(data.timezones), "--out", str(out)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip

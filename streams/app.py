@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import faust
@@ -17,7 +18,7 @@ from streams.state.index import StoreIndex
 from streams.state.profiles import ProfileIndex
 from streams.state.rocksdb import Store
 from streams.state.segments import KafkaChangelog, SegmentStore
-from streams.topics import topics_for
+from streams.topics import partition_of, topics_for
 
 settings = get_settings()
 TOPICS = topics_for(settings)
@@ -145,6 +146,12 @@ segments = SegmentStore(
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)
+
+
+@lru_cache(maxsize=262_144)
+def home_partition(store: bytes) -> int:
+    """The partition a store's messages and state belong to (cached: murmur2 in Python)."""
+    return partition_of(store, settings.partitions)
 
 
 def owned_partitions() -> list[int]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-LOOP_2023 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "loop-2023"
+from replay.sample import LOOP_2023
 
 
 @pytest.fixture(scope="session")
 def loop_2023() -> Path:
     """The real 2023 export (full hours and zones, the first 10,000 polls)."""
     if not (LOOP_2023 / "store_status_sample.csv").exists():
-        pytest.fail(f"real data not found at {LOOP_2023}: ../shared must sit beside the repo")
+        pytest.fail(f"the sample export is missing from {LOOP_2023}: the clone is incomplete")
     return LOOP_2023

@@ -20,6 +20,7 @@ from streams.app import (
     TOPICS,
     alerts_topic,
     app,
+    home_partition,
     owned_partitions,
     profile_index,
     profiles,
@@ -43,6 +44,7 @@ from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile
 from streams.core.segments import merge
+from streams.counters import counters
 from streams.state.alerts import AlertStates, Due
 from streams.state.segments import send_batches
 
@@ -51,8 +53,6 @@ ALERTS = TOPICS.alerts.name
 
 states = AlertStates(settings.alert_states)
 SOURCE = f"storemon/{settings.app_id}"
-sent = {"alerts": 0}
-"""Alerts sent by this worker (for its stats)."""
 
 
 def _now_us() -> int:
@@ -103,7 +103,7 @@ def _sent(future: Any, count: int) -> None:
     if future.cancelled() or future.exception() is not None:
         log.error("%d alerts were not written to %s: %s", count, ALERTS, future.exception())
         return
-    sent["alerts"] += count
+    counters.alerts_sent += count
 
 
 def _watch(store: bytes, state: AlertState, profile: Profile) -> None:
@@ -136,7 +136,7 @@ async def _send(store: bytes, alert: Alert, profile: Profile) -> None:
     await alerts_topic.send(
         key=store, value=cloud_event(alert, store.decode(), profile.zone, SOURCE)
     )
-    sent["alerts"] += 1
+    counters.alerts_sent += 1
 
 
 def _holds(alert: Alert, state: AlertState | None) -> bool:
@@ -181,6 +181,4 @@ async def check_due() -> None:
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust types the sender positional-only
 async def _forget_moved(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
-    from streams.agents.ingest import home_partition
-
     states.forget(set(owned_partitions()), home_partition)

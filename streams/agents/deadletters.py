@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import faust
 
-from streams.agents.stats import counters
 from streams.app import dead_letters_topic
 from streams.core.exceptions import PayloadError
 from streams.core.protocol import encode_dead_letter
+from streams.counters import counters
 
 log = logging.getLogger(__name__)
 Value = TypeVar("Value")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
 import faust
@@ -24,9 +23,9 @@ import numpy as np
 
 from streams.agents import alerts
 from streams.agents.deadletters import decoded, reject
-from streams.agents.stats import counters
 from streams.app import (
     app,
+    home_partition,
     hours_topic,
     index,
     polls_topic,
@@ -52,7 +51,7 @@ from streams.core.payloads import (
 )
 from streams.core.pollkeys import Keys, normalize_keys
 from streams.core.segments import encode
-from streams.topics import partition_of
+from streams.counters import counters
 
 BATCH = 4_000
 WITHIN_S = 0.1
@@ -85,12 +84,6 @@ class Load:
 
 
 load = Load()
-
-
-@lru_cache(maxsize=262_144)
-def home_partition(store: bytes) -> int:
-    """The partition a store's messages and state belong to (cached: murmur2 in Python)."""
-    return partition_of(store, settings.partitions)
 
 
 async def _misrouted(event: faust.EventT[bytes], topic: faust.TopicT, store: bytes) -> bool:

@@ -5,37 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from streams.agents import alerts
 from streams.app import app, index, owned_partitions, timelines, worker_stats_topic
 from streams.core.protocol import WorkerStats, encode
+from streams.counters import counters
 
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
 STATS_EVERY_S = 2.0
-
-
-@dataclass
-class Counters:
-    """Counters since this worker started."""
-
-    polls: int = 0
-    messages: int = 0
-    rejected: int = 0
-    stale: int = 0
-    """Hours or zone updates older than what the store has (ignored)."""
-    newest_us: dict[int, int] = field(default_factory=dict)
-
-    def processed(self, partition: int, polls: int, newest_us: int) -> None:
-        """Count one message of ``polls`` polls, the newest at ``newest_us``."""
-        self.polls += polls
-        self.messages += 1
-        if newest_us > self.newest_us.get(partition, -(2**62)):
-            self.newest_us[partition] = newest_us
-
-
-counters = Counters()
 
 
 def _ready() -> bool:
@@ -77,7 +55,7 @@ async def _publish(ready: bool) -> None:
             "stale_updates": counters.stale,
             "alert_states": len(alerts.states),
             "stores_down": alerts.states.down,
-            "alerts_sent": alerts.sent["alerts"],
+            "alerts_sent": counters.alerts_sent,
         },
     )
     await worker_stats_topic.send(key=WORKER.encode(), value=encode(stats))

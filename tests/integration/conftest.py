@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -17,11 +18,12 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.broker.local import LocalKafka
-from streams.processes import STOREMON, Supervisor, settings_env, take_report
+from storemon.localkafka import LocalKafka
+from storemon.processes import STOREMON, Supervisor, settings_env, take_report
 from streams.settings import ROOT, Settings
 
-KAFKA_PORT = 39092
+# Several sessions on one machine (each developer's) pick other ports with this variable.
+KAFKA_PORT = int(os.environ.get("STOREMON_TEST_KAFKA_PORT", "39092"))
 
 
 @pytest.fixture(scope="session")

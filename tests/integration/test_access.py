@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from api import tokens
 from replay.synthetic import generate
+from storemon.localkafka import LocalKafka
+from storemon.processes import STOREMON, free_port, settings_env
 from streams import kafka
-from streams.broker.local import LocalKafka
-from streams.processes import STOREMON, free_port, settings_env
 from streams.settings import ROOT, Settings
 from tests.integration.conftest import Stack, assert_same_report, offline_csv
 

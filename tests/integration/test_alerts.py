@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from replay.synthetic import generate
+from storemon.processes import free_port
 from streams.core.alerts import DOWN, SILENT, UP
-from streams.processes import free_port
 from tests.integration.conftest import Stack, read_topic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,16 +16,16 @@ from pathlib import Path
 import pytest
 
 from replay.synthetic import generate
+from storemon.localkafka import LocalKafka
+from storemon.processes import STOREMON, settings_env
 from streams import kafka
-from streams.broker.local import LocalKafka
-from streams.processes import STOREMON, settings_env
 from streams.settings import ROOT, Settings
 from streams.topics import Replicated, describe_replication, topics_for
 from tests.integration.conftest import Stack, assert_same_report, offline_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
-PORT = 59092
+PORT = int(os.environ.get("STOREMON_TEST_CLUSTER_PORT", "59092"))
 
 
 @pytest.fixture(scope="module")

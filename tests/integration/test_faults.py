@@ -18,11 +18,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from replay.synthetic import generate
-from streams.broker.local import LocalKafka
+from storemon.localkafka import LocalKafka
+from storemon.processes import free_port
 from streams.core.payloads import encode_poll
 from streams.core.timestamps import format_timestamp
 from streams.lag import measure
-from streams.processes import free_port
 from streams.settings import ROOT, Settings
 from tests.integration.conftest import (
     Stack,

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from replay.synthetic import generate
+from storemon.processes import take_report_at
 from streams.core.exceptions import RowError
 from streams.core.rows import parse_poll_fields
 from streams.core.timestamps import parse_timestamp
 from streams.lag import measure
-from streams.processes import take_report_at
 from streams.settings import Settings
 from tests.integration.conftest import (
     Stack,

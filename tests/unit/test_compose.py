@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.broker.local import LocalKafka, kafka_version
+from storemon.localkafka import LocalKafka, kafka_version
 from streams.settings import ROOT, Settings
 
 COMPOSE = ROOT / "docker-compose.yml"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
+from storemon.cli import main
 from streams.core.exports import read_hours, read_polls
 from tests.unit.core.helpers import BOUNDS
 

@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 from replay.producer import replay
-from streams.broker.local import LocalKafka
+from replay.sample import LOOP_2023
+from storemon.localkafka import LocalKafka
+from storemon.processes import Supervisor, take_report
 from streams.lag import wait_caught_up
-from streams.processes import Supervisor, take_report
-from streams.settings import ROOT, Settings
-
-SAMPLE = ROOT.parent / "shared" / "data" / "loop-2023"
+from streams.settings import Settings
 
 
-def run(settings: Settings, data: Path = SAMPLE, keep: bool = False) -> int:
+def run(settings: Settings, data: Path = LOOP_2023, keep: bool = False) -> int:
     """Run the demo; returns the exit code."""
     import asyncio
 

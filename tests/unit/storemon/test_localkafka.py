@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker.local import LocalKafka, new_cluster_id
+from storemon.localkafka import LocalKafka, new_cluster_id
 from streams.settings import Settings
 from streams.topics import replication_for
 

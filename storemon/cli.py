@@ -35,7 +35,7 @@ def _incidents(args: argparse.Namespace) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from streams.broker.local import BrokerError, LocalKafka
+    from storemon.localkafka import BrokerError, LocalKafka
     from streams.settings import get_settings
 
     kafka = LocalKafka(get_settings(), brokers=args.brokers if args.action == "up" else None)
@@ -142,7 +142,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streams import demo
+    from storemon import demo
     from streams.settings import get_settings
 
     return demo.run(get_settings(), keep=args.keep)

@@ -1,1 +1,0 @@
-"""A single-node Apache Kafka (KRaft) run locally from the official Maven Central jars."""
