@@ -33,8 +33,9 @@ import numpy as np
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.common import LOOP_2023, OUT, machine, write_section
+from bench.common import OUT, machine, write_section
 from replay.producer import replay
+from replay.sample import LOOP_2023
 from replay.synthetic import Generated, generate
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor

@@ -25,8 +25,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.common import LOOP_2023, OUT, full_scale, machine, run_measured, write_section
+from bench.common import OUT, full_scale, machine, run_measured, write_section
 from replay.producer import replay
+from replay.sample import LOOP_2023
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor, take_report, take_report_at
 from streams.core.payloads import encode_poll

@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 
-from bench.common import LOOP_2023, OUT, machine, write_section
+from bench.common import OUT, machine, write_section
 from replay.producer import replay
+from replay.sample import LOOP_2023
 from replay.synthetic import Generated, generate
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor, take_report
