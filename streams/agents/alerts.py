@@ -30,6 +30,7 @@ from streams.app import (
 )
 from streams.core.alerts import (
     DOWN,
+    EVENT_HEADERS,
     SILENT,
     Alert,
     AlertState,
@@ -95,7 +96,9 @@ async def observe(written: Iterable[tuple[int, bytes, Keys]]) -> None:
                 if event is not None:
                     out.setdefault(partition, []).append((store, event))
     for partition, records in out.items():
-        for future, count in await send_batches(raw_producer(), ALERTS, partition, records):
+        for future, count in await send_batches(
+            raw_producer(), ALERTS, partition, records, EVENT_HEADERS
+        ):
             future.add_done_callback(lambda f, n=count: _sent(f, n))  # type: ignore[misc]
 
 
@@ -134,7 +137,9 @@ def _raise(
 
 async def _send(store: bytes, alert: Alert, profile: Profile) -> None:
     await alerts_topic.send(
-        key=store, value=cloud_event(alert, store.decode(), profile.zone, SOURCE)
+        key=store,
+        value=cloud_event(alert, store.decode(), profile.zone, SOURCE),
+        headers=list(EVENT_HEADERS),
     )
     counters.alerts_sent += 1
 

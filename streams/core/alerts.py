@@ -182,6 +182,11 @@ def silent_from(profile: Profile, since_us: int, gap_us: int, within_days: int =
     return None
 
 
+EVENT_HEADERS: tuple[tuple[str, bytes], ...] = (("content-type", b"application/cloudevents+json"),)
+"""Kafka headers of an alert record: the CloudEvents Kafka protocol binding's structured
+content mode says what the value is with ``content-type``."""
+
+
 def cloud_event(alert: Alert, store_id: str, zone: str | None, source: str) -> bytes:
     """The alert as a CloudEvent 1.0 in structured JSON, keyed by store."""
     tz = resolve_zone(zone)[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -45,15 +45,20 @@ class Changelog(Protocol):
 
 
 async def send_batches(
-    producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes, bytes]]
+    producer: AIOKafkaProducer,
+    topic: str,
+    partition: int,
+    records: list[tuple[bytes, bytes]],
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> list[tuple[asyncio.Future[RecordMetadata], int]]:
     """Send records, in order, to one partition as few Kafka record batches as they fit in
     (Faust's per-record send costs more than the rest of a live poll); each batch's
-    future, with its record count."""
+    future, with its record count. Every record carries ``headers``."""
     sent = []
+    listed = list(headers)  # aiokafka's record builder takes a list, nothing else
     batch = producer.create_batch()
     for key, value in records:
-        while batch.append(key=key, value=value, timestamp=None) is None:
+        while batch.append(key=key, value=value, timestamp=None, headers=listed) is None:
             sent.append(await _send_batch(producer, batch, topic, partition))
             batch = producer.create_batch()  # full: sent, start another
     if batch.record_count():

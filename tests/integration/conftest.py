@@ -155,7 +155,13 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[dict[s
         except (ValueError, RecursionError):
             return None
 
-    async def read() -> list[dict[str, Any]]:
+    return [v for r in read_records(bootstrap, topic, timeout_s) if (v := parse(r.value))]
+
+
+def read_records(bootstrap: str, topic: str, timeout_s: float = 15) -> list[Any]:
+    """Every record of ``topic`` from the start, as aiokafka gives it (headers included)."""
+
+    async def read() -> list[Any]:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
         )
@@ -165,7 +171,7 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[dict[s
             batches = await consumer.getmany(timeout_ms=int(timeout_s * 1000))
             while batches:
                 for messages in batches.values():
-                    out.extend(v for m in messages if (v := parse(m.value)) is not None)
+                    out.extend(messages)
                 batches = await consumer.getmany(timeout_ms=1000)
             return out
         finally:

@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from cloudevents.core.bindings import kafka as kafka_binding
 
 from replay.synthetic import generate
 from storemon.processes import free_port
 from streams.core.alerts import DOWN, SILENT, UP
-from tests.integration.conftest import Stack, read_topic, wait_until
+from tests.integration.conftest import Stack, read_records, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -72,10 +73,21 @@ def _stamp(moment: datetime) -> str:
 
 
 def _alerts(stack: Stack, store: str) -> list[dict[str, Any]]:
-    events = read_topic(
+    """The store's alerts on the topic, each read with the CloudEvents SDK's Kafka binding
+    (structured content mode: the ``content-type`` header says so)."""
+    records = read_records(
         stack.settings.bootstrap_servers, f"{stack.settings.topic_prefix}.alerts", 3
     )
-    return [e for e in events if e.get("subject") == store]
+    events = []
+    for record in records:
+        headers = dict(record.headers)
+        assert headers == {"content-type": b"application/cloudevents+json"}
+        message = kafka_binding.KafkaMessage(headers=headers, key=record.key, value=record.value)
+        event = kafka_binding.from_kafka_event(message)
+        assert event.get_extension("partitionkey") == record.key.decode()
+        if event.get_subject() == store:
+            events.append({**json.loads(record.value), "type": event.get_type()})
+    return events
 
 
 def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours(
@@ -185,7 +197,7 @@ def test_replayed_history_raises_no_alert_and_incidents_add_up_to_every_report_r
     stack.wait_caught_up()
     report = list(csv.DictReader(io.StringIO(stack.report())))
     assert len(report) > 100
-    events = read_topic(
+    events = read_records(
         stack.settings.bootstrap_servers, f"{stack.settings.topic_prefix}.alerts", 3
     )
     assert events == []  # 2023 is long past STOREMON_ALERT_MAX_AGE_S: no flood
