@@ -157,7 +157,7 @@ class Coordinator:
 
         With ``as_of_us``, first asks the partitions for the newest poll (the default
         report time) and refuses an ``as_of`` the pipeline cannot answer
-        (:class:`AsOfError`, SPEC §4); silent partitions raise
+        (:class:`AsOfError`, docs/semantics.md §4); silent partitions raise
         :class:`PartitionsSilentError`.
         """
         self._require()

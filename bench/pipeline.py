@@ -237,7 +237,7 @@ After zero lag, with one worker, {REPORTS} reports each (trigger → `Complete`,
 polling every 20 ms), every one compared row by row with the offline report of the same
 files: all {one["rows"]:,} rows of the full-scale set equal in every report (the set has
 {one["duplicates"]:,} polls at the same instant as another of their store, half of them with
-the other status; SPEC §3 makes each pair one observation, `inactive` winning, on both
+the other status; docs/semantics.md §3 makes each pair one observation, `inactive` winning, on both
 paths); then {FRESHNESS} polls sent one at a time, each the newest poll of all,
 timed from the broker's acknowledgement to the first report (of that store) whose report
 time is that poll:

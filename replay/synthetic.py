@@ -46,8 +46,9 @@ def generate(
     """Write ``status.csv``, ``menu_hours.csv`` and ``timezones.csv`` under ``out``.
 
     ``duplicates`` is the share of polls sent twice at the same instant, half of them with
-    the other status (SPEC §3: one observation, ``inactive`` wins). More ``stores`` than the
-    source has are made of copies of its stores, ``<id>-r<k>``, with their hours and zone.
+    the other status (docs/semantics.md §3: one observation, ``inactive`` wins). More
+    ``stores`` than the source has are made of copies of its stores, ``<id>-r<k>``, with
+    their hours and zone.
     """
     rng = np.random.default_rng(seed)
     hours, _ = read_hours(source / "menu_hours.csv")

@@ -42,9 +42,10 @@ def compute_offline(
     store_id: str | None = None,
     progress: bool = False,
 ) -> OfflineReport:
-    """Read the exports and compute the report (SPEC §4) at ``as_of_us`` or the newest poll.
+    """Read the exports and compute the report (docs/semantics.md §4) at ``as_of_us`` or
+    the newest poll.
 
-    Polls outside ``bounds`` are bad rows (SPEC §1); any ``as_of`` is answered.
+    Polls outside ``bounds`` are bad rows (docs/semantics.md §1); any ``as_of`` is answered.
     """
     steps = ["read hours", "read time zones", "read polls", "build timelines", "report"]
     bar = tqdm(
@@ -135,8 +136,8 @@ def run_incidents(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """The ``storemon incidents`` command: every store's incidents (SPEC §7) overlapping
-    ``[from, to)`` (default: the 7 days before the newest poll), from the same core as
+    """The ``storemon incidents`` command: every store's incidents (docs/semantics.md §7)
+    overlapping ``[from, to)`` (default: the 7 days before the newest poll), from the same core as
     the report; returns the exit code."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr

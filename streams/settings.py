@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     ingest_burst: int = Field(2_000, ge=1, description="requests a token may make at once")
     session_ttl_s: float = Field(12 * 3600.0, gt=0, description="how long a page session lasts")
 
-    # -- alerts (SPEC §7) ----------------------------------------------------------------
+    # -- alerts (docs/semantics.md §7) ------------------------------------------------------
     alert_max_age_s: float = Field(
         3600.0, gt=0, description="only observations younger than this raise alerts"
     )
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     )
 
     def time_bounds(self) -> TimeBounds:
-        """The instants a poll read now may have (SPEC §1)."""
+        """The instants a poll read now may have (docs/semantics.md §1)."""
         return TimeBounds(time.time_ns() // 1000, int(self.max_clock_skew_s * 1_000_000))
 
 

@@ -1,4 +1,4 @@
-"""Alerts (SPEC §7): a store's newest observation opening an incident (down) or closing
+"""Alerts (docs/semantics.md §7): a store's newest observation opening an incident (down) or closing
 one (up), and a store silent for too long inside its business hours (pure).
 
 A store's alert state is its newest observation and the start of the incident it is in,
@@ -120,7 +120,7 @@ def advance(
         seen = None if state is None else state.observed_us
         if state is None or seen is None:
             # The first observation: an inactive one opens an incident reaching back
-            # without bound (SPEC §3), an active one closes nothing.
+            # without bound (docs/semantics.md §3), an active one closes nothing.
             if not active:
                 alerts.append(Alert(DOWN, ts, None))
             state = AlertState(ts, ts, active, None)

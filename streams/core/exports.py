@@ -203,7 +203,7 @@ def read_polls(
 ) -> tuple[GroupedPolls, list[Rejection]]:
     """Read a polls export; bad rows come back as rejections, the good ones grouped.
 
-    A poll outside ``bounds`` (from the future, or before 2000) is a bad row (SPEC §1).
+    A poll outside ``bounds`` (from the future, or before 2000) is a bad row (docs/semantics.md §1).
     ``fast=False`` parses every row with the per-row parser (the reference behaviour).
     """
     scan = _scan(path)

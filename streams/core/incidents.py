@@ -1,4 +1,4 @@
-"""Incidents (SPEC §7): maximal stretches of a store's business time whose status is
+"""Incidents (docs/semantics.md §7): maximal stretches of a store's business time whose status is
 inactive, from the same timeline as the report, so that the incidents' downtime clipped
 to any window adds up to that window's downtime exactly.
 
@@ -25,7 +25,7 @@ class Incident(NamedTuple):
 
     start: int | None
     """Its first inactive business instant; None when the store has been inactive since
-    before its first observation (the status reaches back without bound, SPEC §3)."""
+    before its first observation (the status reaches back without bound, docs/semantics.md §3)."""
     end: int | None
     """The first active business instant after it; None while it is open."""
 
@@ -59,9 +59,9 @@ def overlapping(timeline: Timeline, lo: int, hi: int) -> list[tuple[Incident, in
 
 
 def timeline_for(keys: Keys, profile: Profile, lo_us: int, n_us: int) -> Timeline:
-    """A timeline for the incidents of report time ``n_us`` (SPEC §3: the observations at
-    or before it) in ``[lo_us, n_us)``; it reaches back to the store's first poll, so an
-    incident that began before ``lo_us`` has its true start."""
+    """A timeline for the incidents of report time ``n_us`` (docs/semantics.md §3: the
+    observations at or before it) in ``[lo_us, n_us)``; it reaches back to the store's
+    first poll, so an incident that began before ``lo_us`` has its true start."""
     first = int(keys[0]) >> 1 if len(keys) else lo_us
     return Timeline(keys, profile, min(lo_us, first), n_us + 1)
 
@@ -72,8 +72,8 @@ def instant_us(tick: int) -> int:
 
 
 def local_time(us: int, zone: str | None) -> str:
-    """An instant in the store's zone (SPEC §2: America/Chicago when it has none), ISO 8601
-    with its offset."""
+    """An instant in the store's zone (docs/semantics.md §2: America/Chicago when it has
+    none), ISO 8601 with its offset."""
     moment = _EPOCH + timedelta(microseconds=us)
     return moment.astimezone(resolve_zone(zone)[0]).isoformat()
 
@@ -122,7 +122,7 @@ def store_incidents(
 def status_spans(timeline: Timeline, lo: int, hi: int) -> list[tuple[int, int, bool]]:
     """Business time in ``[lo, hi)`` ticks as ``(start, end, active)`` spans: the status
     function drawn (a store's picture), split where its incidents begin and end; none for
-    a store without an observation (it has no status, SPEC §3)."""
+    a store without an observation (it has no status, docs/semantics.md §3)."""
     if not timeline.observed:
         return []
     down = [

@@ -1,4 +1,4 @@
-"""Polls as sorted int64 keys, and their one normalisation (SPEC §3)."""
+"""Polls as sorted int64 keys, and their one normalisation (docs/semantics.md §3)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def poll_key(ts_us: int, active: bool) -> int:
 def _winners(keys: Keys, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """Which of ``keys`` (sorted within each store, stores starting at ``starts``) are kept:
     the first of each instant of a store. ``ts * 2 + active`` sorts ``inactive`` first, so
-    the first key of an instant is the winner (SPEC §3)."""
+    the first key of an instant is the winner (docs/semantics.md §3)."""
     ts = keys >> 1
     first = np.empty(len(keys), dtype=bool)
     first[0] = True

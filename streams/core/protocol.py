@@ -27,7 +27,8 @@ MAX_PART_BYTES = 32 * 1024 * 1024
 MAX_STATS_BYTES = 64 * 1024
 MAX_LETTER_BYTES = 64 * 1024
 LATEST_US = 2**62
-"""No instant in a message lies after this (year 146,000: far past any bound of SPEC §1)."""
+"""No instant in a message lies after this (year 146,000: far past any bound of
+docs/semantics.md §1)."""
 
 ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
@@ -76,7 +77,8 @@ class ReportPart(_Message):
     chunks: int = Field(ge=1, le=1_000_000)
     """How many chunks the answer has."""
     rows: list[Annotated[list[RowField], Field(min_length=7, max_length=7)]]
-    """For ``rows``: the fields of each row of SPEC §4 (the header is not among them)."""
+    """For ``rows``: the fields of each row of docs/semantics.md §4 (the header is not
+    among them)."""
     keys: (
         Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=MAX_STORE_KEYS)]
         | None

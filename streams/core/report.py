@@ -1,4 +1,4 @@
-"""The report of SPEC §4: three windows ending at the report time, as CSV rows."""
+"""The report of docs/semantics.md §4: three windows ending at the report time, as CSV rows."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ COLUMNS = (
     "downtime_last_day",
     "downtime_last_week",
 )
-"""The report's header (SPEC §4)."""
+"""The report's header (docs/semantics.md §4)."""
 WINDOWS_US = (US_PER_HOUR, 24 * US_PER_HOUR, 168 * US_PER_HOUR)
 """The last hour, day and week."""
 
 AS_OF_REACH_US = 7 * US_PER_DAY
-"""How far before the default report time a pipeline report may be asked for (SPEC §4:
+"""How far before the default report time a pipeline report may be asked for (docs/semantics.md §4:
 the pipeline keeps 14 days, and a week window needs a week before its report time)."""
 
 # Ticks (½ µs) per hundredth of the unit each column is written in.
@@ -52,8 +52,8 @@ class ReportRow(NamedTuple):
     """Inactive business time in the last week."""
 
     def to_fields(self) -> list[str]:
-        """The row's fields as SPEC §4 writes them: minutes for the hour, hours for day and
-        week, each rounded half up to two decimals."""
+        """The row's fields as docs/semantics.md §4 writes them: minutes for the hour, hours
+        for day and week, each rounded half up to two decimals."""
         m, h = _TICKS_PER_CENTI_MINUTE, _TICKS_PER_CENTI_HOUR
         return [
             self.store_id,
@@ -115,7 +115,7 @@ def render_csv(rows: Iterable[ReportRow]) -> str:
 
 def check_as_of(as_of_us: int, default_n_us: int | None, bounds: TimeBounds) -> int:
     """``as_of_us`` if the pipeline can answer it: within ``[default N − 7 days, now +
-    skew]`` (SPEC §4); else :class:`AsOfError` naming that span."""
+    skew]`` (docs/semantics.md §4); else :class:`AsOfError` naming that span."""
     lo = default_n_us - AS_OF_REACH_US if default_n_us is not None else bounds.lo_us
     hi = bounds.hi_us
     if lo <= as_of_us <= hi:

@@ -121,14 +121,14 @@ _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?
 
 
 STORE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-"""A store id after stripping (SPEC §1): 1 to 128 of these characters."""
+"""A store id after stripping (docs/semantics.md §1): 1 to 128 of these characters."""
 STORE_ID_TEXT_PATTERN = r"^\s*[A-Za-z0-9._:-]{1,128}\s*$"
 """A store id as it may be written (surrounding spaces are stripped)."""
 _STORE_ID = re.compile(STORE_ID_PATTERN)
 
 
 def parse_store_id(value: object) -> str:
-    """A store id (SPEC §1): a string, stripped, 1–128 of ``A–Z a–z 0–9 . _ : -``.
+    """A store id (docs/semantics.md §1): a string, stripped, 1–128 of ``A–Z a–z 0–9 . _ : -``.
 
     Anything else is refused: a JSON number or ``true``, a comma, a quote, a line break,
     a leading ``=`` (a spreadsheet formula).
@@ -166,7 +166,7 @@ def parse_poll_fields(
     store_id: object, status: object, timestamp: object, bounds: TimeBounds
 ) -> Poll:
     """One poll from its three fields, wherever it comes from (a CSV row, a topic message,
-    an HTTP body): the one place that says what a valid poll is (SPEC §1)."""
+    an HTTP body): the one place that says what a valid poll is (docs/semantics.md §1)."""
     sid = parse_store_id(store_id)
     active = parse_status(status)
     if not isinstance(timestamp, str):

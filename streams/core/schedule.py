@@ -1,4 +1,4 @@
-"""A store's weekly business hours, and the UTC intervals they cover (SPEC §2)."""
+"""A store's weekly business hours, and the UTC intervals they cover (docs/semantics.md §2)."""
 
 from __future__ import annotations
 

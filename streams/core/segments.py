@@ -14,7 +14,7 @@ order of their first poll)::
 The value is the segment's other poll keys, 8 bytes each little-endian (empty for a single
 poll). The checksum suffix keeps two different segments that start with the same poll from
 overwriting each other; the same segment written twice is the same key and value, so
-replays are idempotent. Store ids never contain ``\\x00`` (SPEC §1).
+replays are idempotent. Store ids never contain ``\\x00`` (docs/semantics.md §1).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Ke
     ``retention_us`` of the newest; the newest poll before that horizon that lies in
     business hours (carry-in: its status still reaches into the oldest window); and the
     newest poll before the horizon at all (so the store still has a row for a report time
-    before its first poll in the horizon, SPEC §4). The last two are often one poll."""
+    before its first poll in the horizon, docs/semantics.md §4). The last two are often one poll."""
     if len(keys) == 0:
         return keys
     horizon = (int(keys[-1]) >> 1) - retention_us

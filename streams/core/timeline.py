@@ -1,4 +1,4 @@
-"""One store's status over its business time, as prefix sums (SPEC §2–§3).
+"""One store's status over its business time, as prefix sums (docs/semantics.md §2–§3).
 
 Times here are in half-microseconds ("ticks"), so that the midpoint between two polls is
 an exact integer. Every instant of business time takes the status of the nearest
@@ -40,7 +40,7 @@ def _inside(starts: np.ndarray, ends: np.ndarray, ts: np.ndarray) -> np.ndarray:
 def last_observation_before(keys: Keys, profile: Profile, t_us: int) -> int | None:
     """The key of the newest poll before ``t_us`` that lies in business hours, or None.
 
-    Its status reaches forward into any window after it (SPEC §3: observations before a
+    Its status reaches forward into any window after it (docs/semantics.md §3: observations before a
     window shape it), however long ago it was. Looks back ``CARRY_STEP_US`` of polls at a
     time, so the work is bounded by the polls, not by the time between them.
     """
@@ -205,7 +205,7 @@ class Timeline:
     def inactive_runs(self) -> list[tuple[int | None, int | None]]:
         """Where the status is inactive: ``(from, to)`` ticks per maximal run of inactive
         observations, the boundaries being midpoints between observations; None where a
-        run reaches past the first or the last observation (SPEC §3 extrapolates)."""
+        run reaches past the first or the last observation (docs/semantics.md §3 extrapolates)."""
         runs: list[tuple[int | None, int | None]] = []
         status, mids = self._status, self._mids
         i, count = 0, len(status)

@@ -17,7 +17,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 EARLIEST_US = (datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-"""No poll is older than 2000-01-01 (SPEC §1)."""
+"""No poll is older than 2000-01-01 (docs/semantics.md §1)."""
 DEFAULT_SKEW_US = 300 * US_PER_SECOND
 """How far past the moment it is read a poll may lie (a producer's clock running fast)."""
 
@@ -63,7 +63,7 @@ def parse_timestamp(text: str) -> int:
 
 class TimeBounds(NamedTuple):
     """The instants a poll may have: from 2000-01-01 to the moment it is read plus the
-    allowed clock skew (SPEC §1). Shells make one from the wall clock; the core never
+    allowed clock skew (docs/semantics.md §1). Shells make one from the wall clock; the core never
     reads a clock itself."""
 
     now_us: int

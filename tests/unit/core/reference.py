@@ -1,4 +1,4 @@
-"""A slow, obviously-correct reading of SPEC §2–§4, to check the fast core against.
+"""A slow, obviously-correct reading of docs/semantics.md §2–§4, to check the fast core against.
 
 It shares no code with the core: intervals come from ``datetime`` with a ``ZoneInfo``,
 business time and status are found by sampling the middle of every ``step`` of the
@@ -67,7 +67,7 @@ def business_time(
 def _status_function(
     polls: list[tuple[datetime, bool]], open_at: Callable[[datetime], bool], now: datetime
 ) -> Callable[[datetime], bool] | None:
-    """SPEC §3: the status of the nearest observation (in-hours polls up to ``now``, one
+    """docs/semantics.md §3: the status of the nearest observation (in-hours polls up to ``now``, one
     per instant, inactive winning; a tie to the earlier); None without any observation."""
     by_time: dict[datetime, bool] = {}
     for t, active in polls:
@@ -131,7 +131,7 @@ def incidents(
     lo: datetime,
     hi: datetime,
 ) -> list[tuple[datetime, datetime | None]]:
-    """SPEC §7 by sampling: maximal runs of inactive business steps in ``[lo, hi)``, closed
+    """docs/semantics.md §7 by sampling: maximal runs of inactive business steps in ``[lo, hi)``, closed
     steps between them not ending a run; each as (first inactive step, first active step
     after it or None). Observations are the in-hours polls up to ``hi`` (its report time)."""
     spans = intervals(shifts, zone_of(zone_name), lo - timedelta(days=40), hi)

@@ -1,4 +1,4 @@
-"""The alert state machine (SPEC §7): down and up where incidents open and close, the
+"""The alert state machine (docs/semantics.md §7): down and up where incidents open and close, the
 same alerts for the same polls however they arrive, silence counted in business time."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Incidents (SPEC §7) against the report and against the brute-force reference."""
+"""Incidents (docs/semantics.md §7) against the report and against the brute-force reference."""
 
 from __future__ import annotations
 

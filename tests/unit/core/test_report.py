@@ -1,4 +1,4 @@
-"""The report's edges: which as_of the pipeline answers, and the CSV it writes (SPEC §4)."""
+"""The report's edges: which as_of the pipeline answers, and the CSV it writes (docs/semantics.md §4)."""
 
 from __future__ import annotations
 

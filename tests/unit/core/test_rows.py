@@ -1,4 +1,4 @@
-"""Parsing and validating rows of the three sources (SPEC §1, §6)."""
+"""Parsing and validating rows of the three sources (docs/semantics.md §1, §6)."""
 
 from __future__ import annotations
 

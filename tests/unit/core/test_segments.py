@@ -133,7 +133,7 @@ def test_compaction_keeps_every_report_the_pipeline_answers(
     days = [set(((s >> 1) // US_PER_DAY).tolist()) for s in sealed]
     assert all(len(d) == 1 for d in days)
     assert len(days) == len(set().union(*days)) if days else True
-    # Exact for every report time from the newest poll back a week (SPEC §4).
+    # Exact for every report time from the newest poll back a week (docs/semantics.md §4).
     newest = int(everything[-1]) >> 1
     for n_us in (newest, newest - back_min * 60_000_000, newest - 7 * US_PER_DAY):
         full = store_row("s", Timeline.for_report(everything, profile, n_us), n_us)

@@ -1,4 +1,4 @@
-"""One hand-computed case per rule of SPEC §2–§4.
+"""One hand-computed case per rule of docs/semantics.md §2–§4.
 
 Columns of a row: up hour (min), up day (h), up week (h), down hour, down day, down week.
 2023-01-23 is a Monday.
