@@ -1,12 +1,18 @@
 """A store's page: its last 7 local days as strips (business hours shaded, up and down in
 colour from the status function the report uses) and its incidents. Rendered on the
-server as inline SVG; it needs nothing from the network."""
+server as inline SVG; it needs nothing from the network.
+
+The markup lives in ``api/templates/`` (``store.html``, which includes
+``store_timeline.svg.html``, also served alone as the store's picture), autoescaped; this
+module computes what they show. The store id and the incidents reach the markup only
+through autoescaping: nothing is marked safe."""
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
+from api.page import TEMPLATES
 from streams.core.incidents import IncidentView, status_spans
 from streams.core.timeline import Timeline
 from streams.core.timestamps import US_PER_DAY
@@ -42,56 +48,81 @@ def first_day_us(n_us: int, zone: str | None) -> int:
     return local_days(n_us, zone)[0][1]
 
 
-def svg(store_id: str, timeline: Timeline, n_us: int, zone: str | None) -> str:
-    """The picture: one strip per local day."""
+class Colors(NamedTuple):
+    up: str
+    down: str
+    open: str
+    closed: str
+    later: str
+
+
+COLORS = Colors(UP, DOWN, OPEN, CLOSED, LATER)
+
+
+class Day(NamedTuple):
+    """One strip of the picture: x positions and widths in SVG units."""
+
+    iso: str
+    label: str
+    """``Mon 23 Jan``."""
+    y: int
+    open: list[tuple[float, float]]
+    """Business hours."""
+    later: tuple[float, float] | None
+    """After the report time (nothing known yet), if the day reaches past it."""
+    status: list[tuple[float, float, bool]]
+    """Up (True) and down spans in business hours, up to the report time."""
+
+
+class Strips(NamedTuple):
+    """What ``store_timeline.svg.html`` draws."""
+
+    width: int
+    height: int
+    left: int
+    strip: int
+    span_w: int
+    days: list[Day]
+    hours: list[tuple[float, int]]
+    """The x axis: each tick's x and hour."""
+
+
+def strips(timeline: Timeline, n_us: int, zone: str | None) -> Strips:
+    """The picture's geometry: one strip per local day."""
     height = DAYS * (STRIP + GAP) + 30
     span_w = WIDTH - LEFT - 10
-    parts = [
-        f'<svg class="store-timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-        f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{html.escape(store_id)}: up and down over the last {DAYS} days">'
-    ]
+    days = []
     for row, (day, start, end) in enumerate(local_days(n_us, zone)):
-        y = 10 + row * (STRIP + GAP)
         scale = span_w / (end - start)
 
         def x(us: int, start: int = start, scale: float = scale) -> float:
             return LEFT + (us - start) * scale
 
-        parts.append(
-            f'<g class="day" data-day="{day.isoformat()}">'
-            f'<text x="4" y="{y + 15}" font-size="12">{day.strftime("%a %d %b")}</text>'
-            f'<rect x="{LEFT}" y="{y}" width="{span_w}" height="{STRIP}" fill="{CLOSED}"/>'
-        )
         hi = min(end, n_us)
-        for a, b in timeline.business_spans(2 * start, 2 * end):
-            parts.append(
-                f'<rect class="open" x="{x(a // 2):.2f}" y="{y}" width="{(b - a) / 2 * scale:.2f}" '
-                f'height="{STRIP}" fill="{OPEN}"/>'
-            )
-        if hi < end:  # after the report time: nothing is known yet
-            parts.append(
-                f'<rect class="later" x="{x(max(hi, start)):.2f}" y="{y}" '
-                f'width="{(end - max(hi, start)) * scale:.2f}" height="{STRIP}" fill="{LATER}" '
-                'stroke="#bbb" stroke-dasharray="3,3"/>'
-            )
+        opens = [
+            (x(a // 2), (b - a) / 2 * scale) for a, b in timeline.business_spans(2 * start, 2 * end)
+        ]
+        later = None
+        if hi < end:
+            later = (x(max(hi, start)), (end - max(hi, start)) * scale)
+        status = []
         if hi > start:
-            for a, b, up in status_spans(timeline, 2 * start, 2 * hi):
-                kind = "up" if up else "down"
-                parts.append(
-                    f'<rect class="{kind}" x="{x(a // 2):.2f}" y="{y + 3}" '
-                    f'width="{max((b - a) / 2 * scale, 0.5):.2f}" height="{STRIP - 6}" '
-                    f'fill="{UP if up else DOWN}"/>'
-                )
-        parts.append("</g>")
-    axis = height - 12
-    for hour in (0, 6, 12, 18, 24):
-        parts.append(
-            f'<text x="{LEFT + span_w * hour / 24 - 8:.1f}" y="{axis}" font-size="11">'
-            f"{hour:02d}h</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+            status = [
+                (x(a // 2), max((b - a) / 2 * scale, 0.5), up)
+                for a, b, up in status_spans(timeline, 2 * start, 2 * hi)
+            ]
+        y = 10 + row * (STRIP + GAP)
+        days.append(Day(day.isoformat(), day.strftime("%a %d %b"), y, opens, later, status))
+    hours = [(LEFT + span_w * hour / 24 - 8, hour) for hour in (0, 6, 12, 18, 24)]
+    return Strips(WIDTH, height, LEFT, STRIP, span_w, days, hours)
+
+
+def svg(store_id: str, timeline: Timeline, n_us: int, zone: str | None) -> str:
+    """The picture: one strip per local day (``/stores/{id}.svg``; the page includes the
+    same template)."""
+    return TEMPLATES.get_template("store_timeline.svg.html").render(
+        store_id=store_id, strips=strips(timeline, n_us, zone), colors=COLORS
+    )
 
 
 def _local(iso: str | None, fallback: str) -> str:
@@ -106,6 +137,15 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+class IncidentRow(NamedTuple):
+    start: str
+    """UTC, or empty."""
+    start_local: str
+    end: str
+    end_local: str
+    downtime: str
+
+
 def page(
     store_id: str,
     timeline: Timeline,
@@ -114,36 +154,26 @@ def page(
     incidents: list[IncidentView],
 ) -> str:
     """The whole page."""
-    e = html.escape
-    rows = "".join(
-        f'<tr class="incident"><td title="{e(i.start or "")}">{e(_local(i.start_local, "before the first poll"))}</td>'
-        f'<td title="{e(i.end or "")}">{e(_local(i.end_local, "still down"))}</td><td>{_duration(i.downtime_s)}</td></tr>'
+    rows = [
+        IncidentRow(
+            i.start or "",
+            _local(i.start_local, "before the first poll"),
+            i.end or "",
+            _local(i.end_local, "still down"),
+            _duration(i.downtime_s),
+        )
         for i in reversed(incidents)
+    ]
+    return TEMPLATES.get_template("store.html").render(
+        store_id=store_id,
+        zone_name=zone or "America/Chicago (none given)",
+        when=(_EPOCH + timedelta(microseconds=n_us)).isoformat().replace("+00:00", "Z"),
+        colors=COLORS,
+        strips=strips(timeline, n_us, zone),
+        days=DAYS,
+        downtime=_duration(sum(i.downtime_s for i in incidents)),
+        incidents=rows,
     )
-    total = sum(i.downtime_s for i in incidents)
-    zone_name = e(zone or "America/Chicago (none given)")
-    when = (_EPOCH + timedelta(microseconds=n_us)).isoformat().replace("+00:00", "Z")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>storemon — store {e(store_id)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9rem; }}
-td, th {{ border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; }}
-.key span {{ display: inline-block; width: 0.9rem; height: 0.9rem; vertical-align: middle; }}
-</style></head>
-<body>
-<p><a href="/">← operator page</a></p>
-<h1>Store <span id="store-id">{e(store_id)}</span></h1>
-<p>Time zone {zone_name}; report time {e(when)}.
-<span class="key"><span style="background:{UP}"></span> up
-<span style="background:{DOWN}"></span> down <span style="background:{OPEN}"></span> open,
-no status yet <span style="background:{CLOSED};border:1px solid #ccc"></span> closed
-<span style="background:{LATER};border:1px dashed #bbb"></span> after the report time</span></p>
-{svg(store_id, timeline, n_us, zone)}
-<h2>Incidents, last {DAYS} days: <span id="downtime">{_duration(total)}</span> of downtime</h2>
-<table id="incidents"><tr><th>down from (local)</th><th>up again (local)</th><th>downtime in business hours</th></tr>{rows}</table>
-</body></html>
-"""
 
 
 WINDOW_US = DAYS * US_PER_DAY
