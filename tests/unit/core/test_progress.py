@@ -1,0 +1,89 @@
+"""The progress watchdog's rule: stalls found, healed by steps, and no false alarm."""
+
+from __future__ import annotations
+
+from streams.core.progress import EXIT, REJOIN, RESUME, Offsets, ProgressWatch
+
+P1 = ("storemon.polls", 1)
+P3 = ("storemon.polls", 3)
+H1 = ("storemon.store-hours", 1)
+
+
+def _run(watch: ProgressWatch, timeline: list[tuple[float, dict]]) -> list[tuple[float, str, list]]:
+    steps = []
+    for now, measured in timeline:
+        for heal in watch.check(now, measured):
+            steps.append((now, heal.step, [(s.topic, s.partition) for s in heal.stalled]))
+    return steps
+
+
+def test_a_partition_with_lag_and_no_progress_is_healed_step_by_step() -> None:
+    watch = ProgressWatch(stall_after_s=30)
+    stuck = {P1: Offsets(processed=0, end=500), P3: Offsets(processed=40, end=41)}
+    steps = _run(watch, [(t, stuck) for t in range(0, 130, 5)])
+    assert steps == [(30, RESUME, [P1, P3]), (60, REJOIN, [P1, P3]), (90, EXIT, [P1, P3])]
+    assert watch.stalled(125) == [(P1, 125), (P3, 125)]
+
+
+def test_the_stall_is_logged_with_its_offsets_and_duration() -> None:
+    watch = ProgressWatch(stall_after_s=10)
+    watch.check(0, {P1: Offsets(7, 19)})
+    [heal] = watch.check(12.5, {P1: Offsets(7, 23)})
+    assert heal.step == RESUME
+    assert heal.stalled[0]._asdict() == {
+        "topic": P1[0], "partition": 1, "processed": 7, "end": 23, "stalled_s": 12.5,
+    }  # fmt: skip
+
+
+def test_an_idle_partition_with_no_lag_never_alarms() -> None:
+    watch = ProgressWatch(stall_after_s=30)
+    idle = {P1: Offsets(processed=1_000, end=1_000), H1: Offsets(0, 0)}
+    assert _run(watch, [(t, idle) for t in range(0, 3_600, 10)]) == []
+    assert watch.stalled(3_600) == []
+
+
+def test_a_slow_partition_that_moves_never_alarms() -> None:
+    watch = ProgressWatch(stall_after_s=30)
+    # far behind, one message every 29 s: slow, never stalled
+    timeline = [(t, {P1: Offsets(processed=t // 29, end=10_000 + t)}) for t in range(0, 2_000)]
+    assert _run(watch, timeline) == []
+
+
+def test_progress_resets_the_steps_and_a_new_stall_starts_again_at_resume() -> None:
+    watch = ProgressWatch(stall_after_s=30)
+    steps = _run(
+        watch,
+        [(0, {P1: Offsets(5, 9)}), (31, {P1: Offsets(5, 9)}), (40, {P1: Offsets(6, 9)})]
+        + [(t, {P1: Offsets(6, 9)}) for t in (69, 71, 101)],
+    )
+    assert steps == [(31, RESUME, [P1]), (71, RESUME, [P1]), (101, REJOIN, [P1])]
+
+
+def test_lag_gone_without_progress_clears_the_stall() -> None:
+    # the log end can only grow; a partition whose processed offset reaches it is done
+    watch = ProgressWatch(stall_after_s=10)
+    watch.check(0, {P1: Offsets(5, 9)})
+    assert [h.step for h in watch.check(11, {P1: Offsets(5, 9)})] == [RESUME]
+    assert watch.check(12, {P1: Offsets(9, 9)}) == []
+    assert watch.stalled(12) == []
+
+
+def test_a_partition_that_moved_away_is_forgotten() -> None:
+    watch = ProgressWatch(stall_after_s=10)
+    watch.check(0, {P1: Offsets(5, 9), P3: Offsets(0, 4)})
+    watch.check(11, {P1: Offsets(5, 9), P3: Offsets(0, 4)})
+    watch.check(12, {P3: Offsets(0, 4)})  # P1 went to another worker
+    assert [k for k, _ in watch.stalled(12)] == [P3]
+    # P1 back later: a fresh start, no step carried over
+    assert watch.check(13, {P1: Offsets(5, 9), P3: Offsets(0, 4)}) == []
+    assert [h.step for h in watch.check(23.5, {P1: Offsets(5, 9), P3: Offsets(0, 4)})] == [
+        RESUME,
+        REJOIN,
+    ]
+
+
+def test_after_exit_nothing_more_is_asked() -> None:
+    watch = ProgressWatch(stall_after_s=1)
+    stuck = {P1: Offsets(0, 1)}
+    steps = _run(watch, [(t, stuck) for t in range(0, 20)])
+    assert [s[1] for s in steps] == [RESUME, REJOIN, EXIT]
