@@ -47,6 +47,17 @@ def _allowed(request: Request) -> str | None:
     return None
 
 
+def _problem(error: Any) -> dict[str, str]:
+    """Where one validation error is and what it is; a body that is not JSON says why and
+    where (FastAPI reports it at ``body.<character offset>`` as a "JSON decode error")."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "invalid")
+        at = f", at character {loc[1]}" if len(loc) > 1 else ""
+        return {"where": "body", "problem": f"not JSON ({reason}{at})"}
+    return {"where": ".".join(str(p) for p in loc), "problem": str(error.get("msg", ""))}
+
+
 def install(app: FastAPI) -> None:
     """Register the JSON error handlers."""
 
@@ -71,10 +82,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:
-        problems = [
-            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        problems = [_problem(e) for e in exc.errors()]
         text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
         return SafeJSONResponse(
             {"error": f"invalid request: {text}", "details": problems}, status_code=422

@@ -127,6 +127,14 @@ class ZoneOut(BaseModel):
     timezone: str
 
 
+class ReportIdIn(BaseModel):
+    """Which report to get."""
+
+    model_config = ConfigDict(strict=True)
+
+    report_id: str = Field(description="from /trigger_report or /store/{store_id}/trigger_report/")
+
+
 class Triggered(BaseModel):
     """A report was started."""
 
@@ -170,7 +178,7 @@ class Alive(BaseModel):
 
 
 class IncidentOut(BaseModel):
-    """One incident (SPEC §7); times in UTC and in the store's zone."""
+    """One incident (docs/semantics.md §7); times in UTC and in the store's zone."""
 
     start: str | None = Field(
         description="first inactive business instant; null: before the first poll kept"
@@ -230,13 +238,61 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+SPACE = (
+    r"[\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000]"
+)
+"""Exactly the characters Python's ``\\s`` and ``str.strip()`` take for spaces, the ones the
+core's parsers strip, spelled out: readers of a pattern's ``\\s`` disagree (ECMA-262's lacks
+U+001C–U+001F and U+0085 but has U+FEFF; schemathesis reads it as ASCII only)."""
+
+
+def portable(pattern: str) -> str:
+    """A core pattern (Python ``re``, what the parsers match) as the document publishes it:
+    every ``\\s`` spelled as :data:`SPACE`, so that a client, a validator or a fuzzer,
+    whatever its regex dialect, accepts exactly what the parser accepts."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escape = pattern[i : i + 2]
+            out.append((SPACE[1:-1] if in_class else SPACE) if escape == r"\s" else escape)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def publish_patterns(node: Any) -> None:
+    """Spell every ``pattern`` in a document (or part of one) with :func:`portable`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                node[key] = portable(value)
+            else:
+                publish_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            publish_patterns(value)
+
+
 def extend_openapi(app: FastAPI, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Have ``edit`` change the app's OpenAPI document once, when it is first built."""
+    """Have ``edit`` change the app's OpenAPI document once, when it is first built; every
+    pattern in it, whichever route published it, is then spelled with :func:`portable`."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            edit(build())
+            document = build()
+            edit(document)
+            publish_patterns(document)
         return app.openapi_schema  # type: ignore[return-value]  # set by build()
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

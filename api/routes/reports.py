@@ -1,4 +1,7 @@
-"""``/trigger_report`` and ``/get_report`` (SPEC §5)."""
+"""``/trigger_report`` and ``/get_report`` (docs/semantics.md §5), and the compatible forms
+the second seed's clients call: ``GET /store/{store_id}/trigger_report/`` (a one-store report) and
+``POST /store/get_report/`` (the id in a JSON body), each with or without the trailing
+slash. Every form runs the same function as the route it equals."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from api.coordinator import KafkaUnavailableError, PartitionsSilentError
-from api.deps import CoordinatorDep, StoreDep
+from api.deps import CoordinatorDep, StoreDep, StoreIdDep
 from api.errors import ApiError, SafeJSONResponse
-from api.reportstore import COMPLETE, FAILED
-from api.schemas import AUTH_ERRORS, ReportState, Triggered, errors
+from api.reportstore import COMPLETE, FAILED, ReportStore
+from api.schemas import AUTH_ERRORS, ReportIdIn, ReportState, Triggered, errors
 from api.security import Report, ReportRead
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
 from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
@@ -73,37 +76,61 @@ async def trigger_report_post(
     return await _trigger(coordinator, as_of, store_id)
 
 
+def _compatible(route: str) -> dict[str, Any]:
+    """How a compatible form is published: tagged, and saying whose clients it serves and
+    which route it equals (it is no deprecated route: both seeds' clients are served)."""
+    return {
+        "tags": ["compatible"],
+        "summary": f"Compatible form of {route}",
+        "description": f"For the second seed's clients; the same as `{route}` (the first "
+        "seed's form), with the same scope, validation and answers. With or without the "
+        "trailing slash, never redirected.",
+        "deprecated": False,
+    }
+
+
 @router.get(
-    "/get_report",
-    responses={
-        200: {
-            "description": '`{"status": "Running"}`, `{"status": "Failed", "error": …}`, '
-            "or the CSV with `X-Report-Status: Complete`",
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": ReportState.model_json_schema()},
+    "/store/{store_id}/trigger_report/",
+    responses=TRIGGER_ERRORS,
+    **_compatible("GET /trigger_report?store_id=…"),
+)
+@router.get(
+    "/store/{store_id}/trigger_report",
+    responses=TRIGGER_ERRORS,
+    **_compatible("GET /trigger_report?store_id=…"),
+)
+async def trigger_store_report(
+    _who: Report, coordinator: CoordinatorDep, store_id: StoreIdDep
+) -> Triggered:
+    """Start a report of one store; it runs asynchronously."""
+    return await _trigger(coordinator, None, store_id)
+
+
+REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": '`{"status": "Running"}`, `{"status": "Failed", "error": …}`, '
+        "or the CSV with `X-Report-Status: Complete`",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": ReportState.model_json_schema()},
+        },
+        "headers": {
+            "X-Report-Status": {
+                "description": "Complete, when the body is the CSV",
+                "schema": {"type": "string"},
             },
-            "headers": {
-                "X-Report-Status": {
-                    "description": "Complete, when the body is the CSV",
-                    "schema": {"type": "string"},
-                },
-                "X-Report-Time": {
-                    "description": "the report time N, ISO 8601",
-                    "schema": {"type": "string"},
-                },
+            "X-Report-Time": {
+                "description": "the report time N, ISO 8601",
+                "schema": {"type": "string"},
             },
         },
-        **errors(*AUTH_ERRORS, 404, 422),
     },
-    response_class=Response,
-)
-async def get_report(
-    _who: ReportRead,
-    store: StoreDep,
-    report_id: Annotated[str, Query(description="from /trigger_report")],
-) -> Response:
-    """The report's status, or its CSV once complete."""
+}
+"""What asking for a report answers, whichever form asks."""
+
+
+def _report(store: ReportStore, report_id: str) -> Response:
+    """The report's status, or its CSV once complete; 404 when there is no such report."""
     record: dict[str, Any] | None = store.get(report_id)
     if record is None:
         raise ApiError(404, f"no report with id {quote(report_id)}: ids come from /trigger_report")
@@ -115,3 +142,34 @@ async def get_report(
     if record["status"] == FAILED:
         return SafeJSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
     return SafeJSONResponse({"status": record["status"]})
+
+
+@router.get(
+    "/get_report",
+    responses={**REPORT_ANSWERS, **errors(*AUTH_ERRORS, 404, 422)},
+    response_class=Response,
+)
+async def get_report(
+    _who: ReportRead,
+    store: StoreDep,
+    report_id: Annotated[str, Query(description="from /trigger_report")],
+) -> Response:
+    """The report's status, or its CSV once complete."""
+    return _report(store, report_id)
+
+
+@router.post(
+    "/store/get_report/",
+    responses={**REPORT_ANSWERS, **errors(*AUTH_ERRORS, 404, 413, 415, 422)},
+    response_class=Response,
+    **_compatible("GET /get_report?report_id=…"),
+)
+@router.post(
+    "/store/get_report",
+    responses={**REPORT_ANSWERS, **errors(*AUTH_ERRORS, 404, 413, 415, 422)},
+    response_class=Response,
+    **_compatible("GET /get_report?report_id=…"),
+)
+async def post_store_get_report(_who: Report, store: StoreDep, body: ReportIdIn) -> Response:
+    """The report's status, or its CSV once complete (a POST: a bearer token, no session)."""
+    return _report(store, body.report_id)
