@@ -38,9 +38,19 @@ def _kafka(args: argparse.Namespace) -> int:
     from storemon.localkafka import BrokerError, LocalKafka
     from streams.settings import get_settings
 
+    if args.brokers is not None and args.brokers < 1:
+        print(f"storemon kafka {args.action}: --brokers must be 1 or more", file=sys.stderr)
+        return 2
     kafka = LocalKafka(get_settings(), brokers=args.brokers if args.action == "up" else None)
     try:
         if args.action == "up":
+            if args.brokers is None and kafka.recorded_brokers is not None:
+                n = kafka.recorded_brokers
+                print(
+                    f"using {n} broker{'s' if n > 1 else ''}, as the last run made; "
+                    "pass --brokers N to change",
+                    flush=True,
+                )
             status = kafka.up(fresh=args.fresh, secure=True if args.secure else None)
             print(f"kafka {kafka.version} answers at {status.bootstrap} (pid {status.pid})")
             if kafka.brokers > 1:
@@ -172,11 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     incidents.add_argument("--format", choices=["csv", "json"], default="csv")
     incidents.set_defaults(func=_incidents)
 
-    kafka = sub.add_parser("kafka", help="run the local single-node Kafka (KRaft)")
+    kafka = sub.add_parser("kafka", help="run the local Kafka (KRaft): one node or a cluster")
     kafka.add_argument("action", choices=["up", "down", "status", "install"])
     kafka.add_argument("--fresh", action="store_true", help="with up: wipe the broker's data")
     kafka.add_argument(
-        "--brokers", type=int, default=None, help="with up: how many nodes (default 1, or as made)"
+        "--brokers",
+        type=int,
+        default=None,
+        help="with up: how many nodes (default 1, or as the last run made)",
     )
     kafka.add_argument("--json", action="store_true", help="with status: one object per node")
     kafka.add_argument(

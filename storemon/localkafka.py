@@ -5,12 +5,20 @@ runs on the machine's Java as one KRaft process that is both broker and controll
 node by default, or a cluster of several (``--brokers 3``: three voters, internal topics
 replicated three times), node *i* listening on ``port + 2(i−1)`` and its controller on
 ``controller_port + 2(i−1)``.
+
+Every node it starts is recorded (``nodes.json`` in the kafka home, and ``broker.pid`` in the
+node's folder: its pid, node id, ports, config, command line and start time), and a record goes
+only once its process is seen stopped. ``down`` and ``status`` go by those records, by the pid
+files of every node folder (an earlier, larger layout's too) and by the command lines of the
+running ``kafka.Kafka`` processes whose config lives in the kafka home, so they find every node
+started here whatever layout ``cluster.json`` remembers now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +26,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -36,6 +45,9 @@ LOG4J = HERE / "log4j2.properties"
 
 # Brokers started by this process, kept so that they can be polled and reaped.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+PROC = Path("/proc")
+MAIN_CLASS = "kafka.Kafka"
 
 
 class BrokerError(RuntimeError):
@@ -62,11 +74,88 @@ class BrokerStatus(NamedTuple):
     """What ``storemon kafka status`` reports."""
 
     pid: int | None
-    """The first node's process, when one started by us is alive."""
+    """The first node's process, when one started by us is alive (else the lowest-numbered
+    node of ours that runs)."""
     answers: bool
     """Whether Kafka answers at the bootstrap address."""
     bootstrap: str
     """Where clients connect (every node)."""
+
+
+class Started(NamedTuple):
+    """A node process of this kafka home, as recorded when it started (or as found)."""
+
+    node: int
+    """Its node id."""
+    pid: int
+    port: int
+    """Its client listener (0: unknown)."""
+    controller_port: int
+    """Its KRaft controller listener (0: unknown)."""
+    config: Path
+    """Its ``server.properties``, the argument its command line ends with."""
+    started: int | None = None
+    """Its start time (clock ticks after boot, from ``/proc``), so that a reused pid is not
+    taken for it; None: unknown (a pid file of an older version)."""
+    command: tuple[str, ...] = ()
+    """Its command line."""
+
+    def as_json(self) -> dict[str, object]:
+        """The record as ``nodes.json`` and ``broker.pid`` keep it."""
+        return {**self._asdict(), "config": str(self.config), "command": list(self.command)}
+
+    @classmethod
+    def from_json(cls, value: object) -> Started | None:
+        """A record read back; None if it is not one."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            started = value.get("started")
+            return cls(
+                int(value["node"]), int(value["pid"]), int(value.get("port") or 0),
+                int(value.get("controller_port") or 0), Path(str(value["config"])),
+                None if started is None else int(started),
+                tuple(str(a) for a in value.get("command") or ()),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """A process's arguments, from ``/proc``; None if it is gone (or is a zombie)."""
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] or None
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and start time (clock ticks after boot), from ``/proc``."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+        fields = raw[raw.rindex(")") + 2 :].split()
+        return fields[0], int(fields[19])  # fields 3 and 22 of proc(5)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _config_of(argv: list[str]) -> str | None:
+    """The config a ``kafka.Kafka`` command line runs on (the argument after the class)."""
+    if MAIN_CLASS in argv:
+        i = argv.index(MAIN_CLASS)
+        if i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 class NodeStatus(NamedTuple):
@@ -188,13 +277,19 @@ class LocalKafka:
     ) -> None:
         self.settings = settings
         self.version = kafka_version()
-        self.home = home or settings.kafka_home or settings.local_dir / "kafka"
+        self.home = (home or settings.kafka_home or settings.local_dir / "kafka").absolute()
         self.libs = settings.local_dir / "kafka" / f"libs-{self.version}"
         self.secrets = self.home / "credentials.json"
         self.layout = self.home / "cluster.json"
+        self.record = self.home / "nodes.json"
+        """The record of the node processes started here (see :class:`Started`)."""
         self.host, self.port = _host_port(settings.bootstrap_servers)
         recorded = self._recorded().get("brokers")
-        self.brokers: int = brokers or (recorded if isinstance(recorded, int) else 1)
+        self.recorded_brokers: int | None = (
+            recorded if isinstance(recorded, int) and recorded > 0 else None
+        )
+        """The node count ``cluster.json`` keeps from the last run made here, if any."""
+        self.brokers: int = brokers or self.recorded_brokers or 1
         self.nodes = [self._node(i) for i in range(1, self.brokers + 1)]
         self.data = self.nodes[0].data
         """The first node's log directory."""
@@ -267,41 +362,178 @@ class LocalKafka:
         tmp.rename(self.libs)
 
     # -- process ---------------------------------------------------------------------------
+    def _folders(self) -> list[Path]:
+        """Every node folder here: the home (one node) and each ``node-i``, beyond the
+        current layout's count too."""
+        if not self.home.is_dir():
+            return []
+        return [self.home, *sorted(p for p in self.home.glob("node-*") if p.is_dir())]
+
+    def _owns(self, config: Path) -> bool:
+        """Whether a config path is a node's of this kafka home."""
+        folder = config.parent
+        return config.name == "server.properties" and (
+            folder == self.home or (folder.parent == self.home and folder.name.startswith("node-"))
+        )
+
+    def _found(self, pid: int, config: Path, started: int | None = None) -> Started:
+        """A record for a process that none was written for: what its config says."""
+        props: dict[str, str] = {}
+        try:
+            for line in config.read_text().splitlines():
+                key, sep, value = line.partition("=")
+                if sep:
+                    props[key.strip()] = value.strip()
+        except OSError:
+            pass
+        ports: dict[str, int] = {}
+        for listener in props.get("listeners", "").split(","):
+            name, sep, address = listener.partition("://")
+            port = address.rpartition(":")[2]
+            if sep and port.isdigit():
+                ports[name.strip()] = int(port)
+        folder = config.parent.name
+        guess = int(folder[5:]) if folder.startswith("node-") and folder[5:].isdigit() else 1
+        node = int(props["node.id"]) if props.get("node.id", "").isdigit() else guess
+        client = next((p for name, p in ports.items() if name != "CONTROLLER"), 0)
+        return Started(node, pid, client, ports.get("CONTROLLER", 0), config, started)
+
+    def _read_records(self) -> list[Started]:
+        try:
+            value = json.loads(self.record.read_text())
+        except (OSError, ValueError):
+            return []
+        items = value.get("nodes") if isinstance(value, dict) else None
+        return [r for item in items or [] if (r := Started.from_json(item)) is not None]
+
+    def _write_records(self, records: list[Started]) -> None:
+        if not records:
+            self.record.unlink(missing_ok=True)
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.record.with_name(f"{self.record.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"nodes": [r.as_json() for r in records]}, indent=1))
+        os.replace(tmp, self.record)
+
+    def _pidfile_record(self, pidfile: Path) -> Started | None:
+        try:
+            text = pidfile.read_text().strip()
+        except OSError:
+            return None
+        if text.isdigit():  # an older version's pid file: the pid alone
+            return self._found(int(text), pidfile.parent / "server.properties")
+        try:
+            return Started.from_json(json.loads(text))
+        except ValueError:
+            return None
+
+    def _candidates(self) -> list[Started]:
+        """Every record of a node process here, alive or not: ``nodes.json``, each node
+        folder's pid file, and (where ``/proc`` is) each ``kafka.Kafka`` running on a config
+        of this home."""
+        found = self._read_records()
+        found += [
+            r for f in self._folders() if (r := self._pidfile_record(f / "broker.pid")) is not None
+        ]
+        if PROC.is_dir():
+            for entry in PROC.iterdir():
+                if not entry.name.isdigit():
+                    continue
+                config = _config_of(_cmdline(int(entry.name)) or [])
+                if config is not None and self._owns(Path(config)):
+                    found.append(self._found(int(entry.name), Path(config)))
+        return found
+
+    def _alive(self, record: Started) -> bool:
+        """Whether the record's process still runs, and is that node (not a reused pid)."""
+        child = _children.get(record.pid)
+        if child is not None:  # started by this process: ask it (this also reaps it)
+            if child.poll() is None:
+                return True
+            del _children[record.pid]
+            return False
+        try:
+            os.kill(record.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process: not one started here
+            return False
+        if not PROC.is_dir():  # no way to tell more
+            return True
+        stat = _stat(record.pid)
+        if stat is None or stat[0] in "ZX":
+            return False
+        if record.started is not None and stat[1] != record.started:
+            return False  # the pid was reused
+        return _config_of(_cmdline(record.pid) or []) == str(record.config)
+
+    def running(self) -> list[Started]:
+        """Every node process of this kafka home that runs now, whatever layout started it,
+        by node id."""
+        found: dict[int, Started] = {}
+        for record in self._candidates():
+            if record.pid not in found and self._alive(record):
+                found[record.pid] = record
+        return sorted(found.values(), key=lambda r: (r.node, r.port, r.pid))
+
+    def _remember(self, record: Started) -> None:
+        """Record a node process that was just started."""
+        kept = [
+            r for r in self._read_records() if r.config != record.config and r.pid != record.pid
+        ]
+        self._write_records([*kept, record])
+        record.config.parent.mkdir(parents=True, exist_ok=True)
+        record.config.with_name("broker.pid").write_text(json.dumps(record.as_json()))
+
+    def _forget(self, stopped: list[Started]) -> None:
+        """Drop the records of processes seen stopped, and any other record that no longer
+        names a live process."""
+        gone = {r.pid for r in stopped}
+        records = self._read_records()
+        self._write_records([r for r in records if r.pid not in gone and self._alive(r)])
+        for folder in self._folders():
+            pidfile = folder / "broker.pid"
+            record = self._pidfile_record(pidfile)
+            if record is not None and (record.pid in gone or not self._alive(record)):
+                pidfile.unlink(missing_ok=True)
+
     def node_pid(self, node: Node) -> int | None:
         """The node's pid if it is running."""
-        try:
-            pid = int(node.pidfile.read_text())
-        except (OSError, ValueError):
-            return None
-        child = _children.get(pid)
-        if child is not None:  # started by this process: ask it (this also reaps it)
-            return None if child.poll() is not None else pid
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        if cmdline.exists() and b"kafka.Kafka" not in cmdline.read_bytes():
-            return None  # the pid was reused by something else
-        return pid
+        return next((r.pid for r in self.running() if r.config == node.config), None)
 
     def pid(self) -> int | None:
-        """The first node's pid if it is running."""
-        return self.node_pid(self.nodes[0])
+        """The first node's pid if it is running, else the lowest-numbered running node's
+        of this home (of an earlier layout, say); None if none runs."""
+        running = self.running()
+        first = next((r.pid for r in running if r.config == self.nodes[0].config), None)
+        return first or next((r.pid for r in running), None)
 
     def status(self) -> BrokerStatus:
         """Whether our broker runs and whether the bootstrap address answers."""
         return BrokerStatus(self.pid(), broker_answers(self.client_settings()), self.bootstrap())
 
     def node_status(self) -> list[NodeStatus]:
-        """Each node: its pid, its port, and whether it answers there."""
+        """Each node of the current layout (its pid, its port, and whether it answers there)
+        and each other node of this home that runs (of an earlier layout), by node id."""
         client = self.client_settings()
+        running = self.running()
+        rows: list[tuple[int, int | None, int]] = []
+        for n in self.nodes:
+            pid = next((r.pid for r in running if r.config == n.config), None)
+            if pid is None and any(r.port == n.port for r in running):
+                continue  # its port is held by a node of another layout, listed below
+            rows.append((n.id, pid, n.port))
+        listed = {pid for _, pid, _ in rows}
+        rows += [(r.node, r.pid, r.port) for r in running if r.pid not in listed]
+        rows.sort(key=lambda row: (row[0], row[2]))
         return [
             NodeStatus(
-                n.id, self.node_pid(n), n.port,
-                broker_answers(client.model_copy(update={"bootstrap_servers": n.address}), 2.0),
+                node, pid, port,
+                broker_answers(
+                    client.model_copy(update={"bootstrap_servers": f"{self.host}:{port}"}), 2.0
+                ),
             )
-            for n in self.nodes
+            for node, pid, port in rows
         ]  # fmt: skip
 
     def _java(self) -> str:
@@ -407,27 +639,84 @@ class LocalKafka:
             return
         self._write_config(node)
         self._format(node)
+        cmd = [
+            self._java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={LOG4J}", "-cp", self._classpath(),
+            MAIN_CLASS, str(node.config),
+        ]  # fmt: skip
         with node.logfile.open("ab") as log:
             proc = subprocess.Popen(
-                [
-                    self._java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
-                    f"-Dlog4j2.configurationFile={LOG4J}", "-cp", self._classpath(),
-                    "kafka.Kafka", str(node.config),
-                ],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
         _children[proc.pid] = proc
-        node.pidfile.write_text(str(proc.pid))
+        stat = _stat(proc.pid)
+        self._remember(
+            Started(
+                node.id, proc.pid, node.port, node.controller_port, node.config,
+                stat[1] if stat else None, tuple(cmd),
+            )
+        )  # fmt: skip
 
     def kill(self, node: Node) -> None:
         """``kill -9`` one node (its data stays; ``start_node`` brings it back)."""
-        pid = self.node_pid(node)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 30
-            while self.node_pid(node) is not None and time.monotonic() < deadline:
+        victims = [r for r in self.running() if r.config == node.config]
+        self._stop(victims, signal.SIGKILL, 30.0)
+
+    def _stop(self, running: list[Started], how: signal.Signals, timeout_s: float) -> list[Started]:
+        """Signal each process, wait for them to go (``kill -9`` past the timeout), forget
+        those seen stopped; returns those still running."""
+        for record in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, how)
+        for sig, wait_s in ((how, timeout_s), (signal.SIGKILL, 10.0)):
+            deadline = time.monotonic() + wait_s
+            left = [r for r in running if self._alive(r)]
+            while left and time.monotonic() < deadline:
                 time.sleep(0.1)
+                left = [r for r in left if self._alive(r)]
+            if not left or sig == signal.SIGKILL:
+                break
+            for record in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGKILL)
+        left = [r for r in running if self._alive(r)]
+        self._forget([r for r in running if r not in left])
+        return left
+
+    def _refusals(self, fresh: bool, secure: bool | None, running: list[Started]) -> str | None:
+        """Why ``up`` must not go on, checked before anything is stopped or wiped."""
+        mine = {n.config for n in self.nodes}
+        others = [r for r in running if r.config not in mine]
+        if others and not fresh:
+            listed = ", ".join(f"node {r.node} (pid {r.pid}, port {r.port})" for r in others)
+            return (
+                f"{listed} of another layout still run{'s' if len(others) == 1 else ''} here: "
+                "stop them with `storemon kafka down`, or start with --fresh"
+            )
+        made = self.recorded_brokers
+        has_data = any((f / "data" / "meta.properties").exists() for f in self._folders())
+        if not fresh and made is not None and made != self.brokers and has_data:
+            return (
+                f"the cluster here was made with {made} broker{'s' if made > 1 else ''}: start it "
+                f"with --fresh to make one of {self.brokers} (its data is wiped), or without "
+                "--brokers"
+            )
+        made_plain = secure and not fresh and self.credentials() is None
+        if made_plain and any((n.data / "meta.properties").exists() for n in self.nodes):
+            return (
+                "this broker's data was made without credentials: start it with --fresh "
+                "to make a secure one"
+            )
+        ours = {p for r in running for p in (r.port, r.controller_port)}
+        for node in self.nodes:
+            for port in (node.port, node.controller_port):
+                if port not in ours and _listening(node.host, port):
+                    return (
+                        f"something else already answers at {node.host}:{port}: stop it, or "
+                        "set KAFKA_BOOTSTRAP_SERVERS (and STOREMON_CONTROLLER_PORT) to other ports"
+                    )
+        return None
 
     def up(
         self, fresh: bool = False, timeout_s: float = 120.0, secure: bool | None = None
@@ -439,25 +728,22 @@ class LocalKafka:
         mode its data was made with unless started ``fresh``; None keeps it as it was.
         """
         self.install()
+        # Every check that can refuse comes before anything is stopped or wiped.
+        refused = self._refusals(fresh, secure, self.running())
+        if refused:
+            raise BrokerError(refused)
         if fresh:
-            self.down()
-            for node in self.nodes:
-                shutil.rmtree(node.data, ignore_errors=True)
+            self.down()  # every node of this home, whatever layout started it
+            refused = self._refusals(fresh, secure, [])
+            if refused:  # something took a port meanwhile
+                raise BrokerError(refused)
+            for folder in self._folders():  # an earlier layout's node folders too
+                shutil.rmtree(folder / "data", ignore_errors=True)
             self.layout.unlink(missing_ok=True)
             if secure is not None:
                 self.secrets.unlink(missing_ok=True)
         if secure and self.credentials() is None:
-            if any((n.data / "meta.properties").exists() for n in self.nodes):
-                raise BrokerError(
-                    "this broker's data was made without credentials: start it with --fresh "
-                    "to make a secure one"
-                )
             self._make_credentials()
-        if all(self.node_pid(n) is None for n in self.nodes) and broker_answers(self.settings, 2.0):
-            raise BrokerError(
-                f"something else already answers at {self.settings.bootstrap_servers}: "
-                "stop it, or set KAFKA_BOOTSTRAP_SERVERS to another port"
-            )
         self._cluster_id()  # recorded before any node is formatted, the same for all
         for node in self.nodes:
             self.start_node(node)
@@ -466,8 +752,9 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if broker_count(client, 2.0) >= self.brokers:
                 return BrokerStatus(self.pid(), True, self.bootstrap())
+            alive = {r.config for r in self.running()}
             for node in self.nodes:
-                if self.node_pid(node) is None:
+                if node.config not in alive:
                     tail = (
                         node.logfile.read_text(errors="replace")[-3000:]
                         if node.logfile.exists()
@@ -483,15 +770,11 @@ class LocalKafka:
         )
 
     def down(self, timeout_s: float = 30.0) -> bool:
-        """Stop every node; True if one was running."""
-        running = [(n, pid) for n in self.nodes if (pid := self.node_pid(n)) is not None]
-        for _node, pid in running:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(self.node_pid(n) is not None for n, _ in running):
-            time.sleep(0.2)
-        for node, pid in running:
-            if self.node_pid(node) is not None:
-                os.kill(pid, signal.SIGKILL)
-            node.pidfile.unlink(missing_ok=True)
+        """Stop every node of this home, whatever layout started it (``kill -9`` past the
+        timeout); True if one was running. Raises if one could not be stopped."""
+        running = self.running()
+        left = self._stop(running, signal.SIGTERM, timeout_s)
+        if left:
+            listed = ", ".join(f"node {r.node} (pid {r.pid})" for r in left)
+            raise BrokerError(f"could not stop {listed}")
         return bool(running)
