@@ -129,6 +129,31 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="where people reach the API (links in alerts)"
     )
 
+    # -- progress (docs/semantics.md §5.4; README: lag, stall and behind) -----------------
+    stall_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="a source partition with lag and no progress this long is stalled: the "
+        "worker heals it (resume and seek, then rejoin, then exit), /readyz answers 503",
+    )
+    recovery_stall_s: float = Field(
+        600.0,
+        gt=0,
+        description="a worker not ready this long (recovering or rebalancing) exits non-zero",
+    )
+
+    # -- fault injection, for the tests only: never set in production -----------------------
+    fault_park_fetch: Path | None = Field(
+        None,
+        description="testing: when this file appears, the next fetch waits through the next "
+        "rebalance until the partitions are paused, as a fetch woken during a revoke does",
+    )
+    fault_pause_partitions: str | None = Field(
+        None,
+        pattern=r"^\d+(,\d+)*$",
+        description="testing: polls partitions (0,3) this worker stops fetching once ready",
+    )
+
     def time_bounds(self) -> TimeBounds:
         """The instants a poll read now may have (docs/semantics.md §1)."""
         return TimeBounds(time.time_ns() // 1000, int(self.max_clock_skew_s * 1_000_000))

@@ -32,12 +32,18 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
 
     import faust
 
+    from streams import engine, faults
+
+    engine.install()  # before the app makes its consumer
     import streams.agents.alerts
     import streams.agents.ingest
     import streams.agents.maintenance
     import streams.agents.reports
-    import streams.agents.stats  # noqa: F401 - registers the agents and the timers
-    from streams.app import app
+    import streams.agents.stats
+    import streams.agents.watchdog  # noqa: F401 - registers the agents and the timers
+    from streams.app import TOPICS, app
+
+    faults.install(settings, app, TOPICS.polls.name)
 
     worker = faust.Worker(app, loglevel=loglevel)
     worker.execute_from_commandline()

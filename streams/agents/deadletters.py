@@ -40,11 +40,16 @@ async def reject(event: faust.EventT[bytes], reason: str) -> None:
 async def decoded(
     stream: faust.StreamT[bytes], decode: Callable[[bytes], Value]
 ) -> AsyncIterator[tuple[faust.EventT[bytes], Value]]:
-    """Each event with its decoded value; the undecodable go to the dead letters."""
+    """Each event with its decoded value; the undecodable go to the dead letters.
+
+    An event counts as processed once the loop body that took it is done (the generator
+    resumes right after), or once it is dead-lettered."""
     async for event in stream.events():
+        message = event.message
         try:
             value = decode(event.value)
         except PayloadError as exc:
             await reject(event, str(exc))
-            continue
-        yield event, value
+        else:
+            yield event, value
+        counters.done(message.topic, message.partition, message.offset)

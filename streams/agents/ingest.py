@@ -105,6 +105,9 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
         await ingest_batch(events)
         load.batch(len(events))
+        for event in events:
+            message = event.message
+            counters.done(message.topic, message.partition, message.offset)
 
 
 async def ingest_batch(events: Sequence[faust.EventT[bytes]]) -> None:

@@ -11,6 +11,7 @@ import faust
 
 from streams.agents.deadletters import decoded
 from streams.app import (
+    TOPICS,
     app,
     index,
     profile_index,
@@ -33,6 +34,7 @@ from streams.core.protocol import (
 from streams.core.report import ReportRow
 from streams.core.segments import merge
 from streams.core.timeline import Timeline
+from streams.counters import counters
 
 log = logging.getLogger(__name__)
 ROWS_PER_PART = 5_000
@@ -71,6 +73,15 @@ async def _rows(partition: int, chosen: list[tuple[bytes, int]], n_us: int) -> l
     return [row.to_fields() for row in rows]
 
 
+SOURCES = (TOPICS.polls.name, TOPICS.hours.name, TOPICS.zones.name)
+
+
+def processed(partition: int) -> dict[str, int]:
+    """Per source topic, the next offset of ``partition`` to process here: the answer
+    holds everything before it (docs/semantics.md §5.4)."""
+    return {topic: counters.next_offset(topic, partition) for topic in SOURCES}
+
+
 async def _send(request: ReportRequest, partition: int, **fields: object) -> None:
     fields = {"keys": None, "profile": None, **fields}
     part = ReportPart(report_id=request.report_id, partition=partition, **fields)  # type: ignore[arg-type]
@@ -83,11 +94,12 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         log.info("report %s partition %d: past its deadline, skipped", request.report_id, partition)
         return
     answer = uuid.uuid4().hex  # this owner's answer: only its chunks are put together
+    done = processed(partition)  # read first: the answer holds at least all of it
     state = index.partition(partition, time.time())
     if request.phase == WATERMARK:  # the default report time is the newest of all polls
         await _send(
             request, partition, answer=answer, phase=WATERMARK, newest_us=state.newest_us,
-            chunk=0, chunks=1, rows=[],
+            chunk=0, chunks=1, rows=[], processed=done,
         )  # fmt: skip
         return
     if request.phase == STORE:  # one store's polls and profile: the API derives the rest
@@ -119,6 +131,7 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         await _send(
             request, partition, answer=answer, phase=ROWS, newest_us=None, chunk=i,
             chunks=chunks, rows=lines[i * ROWS_PER_PART : (i + 1) * ROWS_PER_PART],
+            processed=done,
         )  # fmt: skip
     log.info(
         "report %s partition %d: %d rows in %.3f s",

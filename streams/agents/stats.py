@@ -7,7 +7,7 @@ import socket
 import time
 from typing import Any
 
-from streams.agents import alerts
+from streams.agents import alerts, watchdog
 from streams.app import app, index, owned_partitions, timelines, worker_stats_topic
 from streams.core.protocol import WorkerStats, encode
 from streams.counters import counters
@@ -47,6 +47,8 @@ async def _publish(ready: bool) -> None:
         messages_processed=counters.messages,
         messages_rejected=counters.rejected,
         newest_processed_us={str(p): us for p, us in counters.newest_us.items() if p in owned},
+        partition_stalls=counters.stalls,
+        stalled={f"{t}:{p}": round(s, 1) for (t, p), s in watchdog.watch.stalled(time.monotonic())},
         table_keys={
             "stores": sum(len(index.partition(p, time.time()).stores) for p in index.loaded()),
             "timelines": len(timelines),

@@ -34,6 +34,7 @@ ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
 Instant = Annotated[int, Field(ge=EARLIEST_US, le=LATEST_US)]
 RowField = Annotated[str, StringConstraints(max_length=128)]
+TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 
 
 class _Message(BaseModel):
@@ -86,6 +87,9 @@ class ReportPart(_Message):
     """For ``store``: its retained polls as sorted keys (``ts_us * 2 + active``)."""
     profile: Annotated[str, StringConstraints(max_length=200_000)] | None
     """For ``store``: its profile as the profiles table keeps it (JSON), None for none."""
+    processed: dict[TopicName, Annotated[int, Field(ge=0, le=2**63 - 1)]] | None = None
+    """Per source topic, the next offset of this partition its owner had to process when
+    it answered (everything before it is in the answer): how current the answer is."""
 
 
 class WorkerStats(_Message):
@@ -109,6 +113,10 @@ class WorkerStats(_Message):
     """Per owned partition (as text), the newest poll time processed."""
     table_keys: dict[Annotated[str, StringConstraints(max_length=64)], int]
     """Counts of what the worker holds (stores, timelines, their bytes)."""
+    partition_stalls: int = Field(0, ge=0)
+    """Partitions the progress watchdog found stalled since the worker started."""
+    stalled: dict[Annotated[str, StringConstraints(max_length=260)], float] = {}
+    """Partitions stalled now (``topic:partition``), with for how many seconds."""
 
 
 class DeadLetter(_Message):

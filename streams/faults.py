@@ -1,0 +1,83 @@
+"""Faults brought about on purpose, for the tests: each one is a race or a stall seen in a
+real run, made to happen every time. Off unless a ``STOREMON_FAULT_*`` setting is given.
+
+- ``fault_park_fetch``: the fetch that loses records in a rebalance (``streams/engine.py``).
+  When the file appears, the next fetch already under way waits inside aiokafka, as a
+  fetch woken by new data during a revoke does (``Fetcher.fetched_records`` waits for the
+  new assignment), until Faust has paused the new partitions for recovery; then it goes
+  on with the filter it was given.
+- ``fault_pause_partitions``: the worker stops fetching some polls partitions once it is
+  ready (Faust's ``pause_partitions``), as if something had paused them and never resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+PARK_AT_MOST_S = 120.0
+
+
+def install(settings: Settings, app: Any, polls_topic: str) -> None:
+    """Install the faults the settings ask for (none by default)."""
+    if settings.fault_park_fetch is not None:
+        _park_fetch(settings.fault_park_fetch, app)
+    if settings.fault_pause_partitions is not None:
+        partitions = [int(p) for p in settings.fault_pause_partitions.split(",")]
+        _pause_when_ready(app, polls_topic, partitions)
+
+
+def _park_fetch(trigger: Path, app: Any) -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+
+    real = Fetcher.fetched_records
+
+    async def fetched_records(
+        self: Any, partitions: Any, timeout: float = 0, max_records: int | None = None
+    ) -> Any:
+        if not trigger.exists():
+            return await real(self, partitions, timeout=timeout, max_records=max_records)
+        trigger.unlink()
+        log.warning("fault: a fetch waits through the next rebalance")
+        subscriptions = self._subscriptions
+        before = subscriptions.subscription.assignment
+        deadline = time.monotonic() + PARK_AT_MOST_S
+        while time.monotonic() < deadline and (
+            subscriptions.reassignment_in_progress
+            or subscriptions.subscription.assignment is before
+        ):
+            await asyncio.sleep(0.005)
+        # Until Faust's handler of the new assignment has paused it all for recovery.
+        while time.monotonic() < deadline and app.consumer._active_partitions:
+            await asyncio.sleep(0.001)
+        got = await real(self, partitions, timeout=3.0, max_records=max_records)
+        log.warning(
+            "fault: the fetch that waited returns %s",
+            {f"{tp.topic}:{tp.partition}": len(v) for tp, v in got.items()},
+        )
+        return got
+
+    Fetcher.fetched_records = fetched_records
+
+
+def _pause_when_ready(app: Any, polls_topic: str, partitions: list[int]) -> None:
+    from faust.types import TP
+
+    paused: set[int] = set()
+
+    @app.timer(interval=0.5)  # type: ignore[untyped-decorator]  # faust's is untyped
+    async def pause_partitions() -> None:
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == polls_topic}
+        chosen = [p for p in partitions if p in owned and p not in paused]
+        if chosen:
+            app.consumer.pause_partitions({TP(polls_topic, p) for p in chosen})
+            paused.update(chosen)
+            log.warning("fault: polls partitions %s are no longer fetched", chosen)
