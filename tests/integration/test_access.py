@@ -34,6 +34,10 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("GET", "/trigger_report", tokens.REPORT, None),
     ("POST", "/trigger_report", tokens.REPORT, None),
     ("GET", "/get_report?report_id={report_id}", tokens.REPORT, None),
+    ("GET", "/store/acl-1/trigger_report/", tokens.REPORT, None),
+    ("GET", "/store/acl-1/trigger_report", tokens.REPORT, None),
+    ("POST", "/store/get_report/", tokens.REPORT, {"report_id": "{report_id}"}),
+    ("POST", "/store/get_report", tokens.REPORT, {"report_id": "{report_id}"}),
     ("GET", "/reports", tokens.REPORT, None),
     ("GET", "/stores/acl-1", tokens.REPORT, None),
     ("GET", "/stores/acl-1.svg", tokens.REPORT, None),
@@ -74,8 +78,9 @@ def test_every_route_without_a_token_with_the_wrong_scope_and_with_the_right_one
     while _call(url, "GET", "/stores/acl-1/incidents", None, **admin).status_code != 200:
         assert time.monotonic() < deadline, "the poll never reached the store's partition"
         time.sleep(0.3)
-    for method, template, scope, body in ROUTES:
+    for method, template, scope, given in ROUTES:
         path = template.format(report_id=report_id)
+        body = given and {k: report_id if v == "{report_id}" else v for k, v in given.items()}
         none = _call(url, method, path, body)
         assert none.status_code == 401, (method, path, none.text)
         assert none.headers["www-authenticate"].startswith("Bearer")
