@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from api.reportstore import ReportStore
 from streams import kafka
 from streams.core.exceptions import PayloadError
 from streams.core.payloads import encode_polls
+from streams.core.progress import behind
 from streams.core.protocol import (
     ROWS,
     STORE,
@@ -51,6 +53,22 @@ class KafkaUnavailableError(RuntimeError):
     """The coordinator is not connected to Kafka (yet, or any more)."""
 
 
+class PartitionsBehindError(TimeoutError):
+    """Some partitions did not process, in time, what was written before the trigger."""
+
+    def __init__(self, message: str, lagging: dict[int, int]) -> None:
+        super().__init__(message)
+        self.lagging = lagging
+        """Per partition, how many messages it was behind when the report gave up."""
+
+
+CATCH_UP_EVERY_S = 0.25
+"""How often a consistent report asks the partitions behind how far they got."""
+
+Ends = dict[int, dict[str, int]]
+"""Per partition, per source topic, the log end offset at trigger time."""
+
+
 class Coordinator:
     """Sends report requests to the workers and assembles their answers."""
 
@@ -65,6 +83,7 @@ class Coordinator:
         self.store = store
         self.topics = topics_for(settings)
         self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
         self._waiting: dict[str, asyncio.Queue[ReportPart]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self.unreadable_parts = 0
@@ -95,11 +114,11 @@ class Coordinator:
             consumer.assign([tp])
             await consumer.seek_to_end(tp)
             await consumer.position(tp)  # resolve "end" now, before any request goes out
-            self._producer = producer
+            self._producer, self._consumer = producer, consumer
             self.on_connected()
             await self._read_parts(consumer)
         finally:
-            self._producer = None
+            self._producer = self._consumer = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
@@ -151,9 +170,17 @@ class Coordinator:
         await asyncio.gather(*futures)
 
     async def trigger(
-        self, as_of_us: int | None, store_id: str | None, scheduled: bool = False
+        self,
+        as_of_us: int | None,
+        store_id: str | None,
+        scheduled: bool = False,
+        consistent: bool = False,
     ) -> dict[str, Any]:
         """Start a report; returns its record (status Running).
+
+        The log end offset of every source partition is read first: the report says how
+        far behind them each partition's answer was, and a ``consistent`` one waits until
+        every partition has processed up to them (docs/semantics.md §5.4).
 
         With ``as_of_us``, first asks the partitions for the newest poll (the default
         report time) and refuses an ``as_of`` the pipeline cannot answer
@@ -163,21 +190,24 @@ class Coordinator:
         self._require()
         report_id = self.store.new_id()
         self._waiting[report_id] = asyncio.Queue()
-        if as_of_us is not None:
-            try:
+        try:
+            ends = await self._end_offsets()
+            if as_of_us is not None:
                 deadline = time.monotonic() + min(self.settings.report_timeout_s, 15.0)
-                newest = await self._watermark(report_id, deadline)
+                newest, _parts = await self._watermark(report_id, deadline)
                 check_as_of(as_of_us, newest, self.settings.time_bounds())
-            except BaseException:
-                self._waiting.pop(report_id, None)
-                raise
+        except BaseException:
+            self._waiting.pop(report_id, None)
+            raise
         record = self.store.create(
             report_id,
             as_of=format_timestamp(as_of_us) if as_of_us is not None else None,
             store_id=store_id,
             scheduled=scheduled,
+            consistent=consistent,
+            ends={str(p): by_topic for p, by_topic in ends.items()},
         )
-        task = asyncio.create_task(self._run(report_id, as_of_us, store_id))
+        task = asyncio.create_task(self._run(report_id, as_of_us, store_id, ends, consistent))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return record
@@ -190,37 +220,123 @@ class Coordinator:
         self._waiting[request_id] = asyncio.Queue()
         try:
             deadline = time.monotonic() + min(self.settings.report_timeout_s, 15.0)
-            newest = await self._watermark(request_id, deadline)
+            newest, _marks = await self._watermark(request_id, deadline)
             partition = partition_of(store_id.encode(), self.topics.report_requests.partitions)
             [part] = await self._ask(request_id, STORE, None, store_id, [partition], deadline)
             return part, newest
         finally:
             self._waiting.pop(request_id, None)
 
-    async def _watermark(self, report_id: str, deadline: float) -> int | None:
-        """The newest poll time of all partitions (the default report time), or None."""
-        everyone = list(range(self.topics.report_requests.partitions))
-        parts = await self._ask(report_id, WATERMARK, None, None, everyone, deadline)
-        return max((p.newest_us for p in parts if p.newest_us is not None), default=None)
+    async def _end_offsets(self) -> Ends:
+        """The log end offset of every source partition, now."""
+        consumer = self._consumer
+        if consumer is None:
+            self._require()
+        assert consumer is not None
+        names = (self.topics.polls.name, self.topics.hours.name, self.topics.zones.name)
+        tps = [
+            TopicPartition(name, p)
+            for name in names
+            for p in range(self.topics.report_requests.partitions)
+        ]
+        try:
+            got = await asyncio.wait_for(consumer.end_offsets(tps), timeout=15.0)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaUnavailableError(
+                f"Kafka did not give the source partitions' end offsets: {exc or 'timed out'}; "
+                "try again in a few seconds (GET /readyz says when it is ready)"
+            ) from None
+        ends: Ends = {}
+        for tp in tps:
+            ends.setdefault(tp.partition, {})[tp.topic] = got[tp]
+        return ends
 
-    async def _run(self, report_id: str, as_of_us: int | None, store_id: str | None) -> None:
+    async def _watermark(
+        self, report_id: str, deadline: float, partitions: list[int] | None = None
+    ) -> tuple[int | None, list[ReportPart]]:
+        """The newest poll time of the partitions (all by default), the default report
+        time, or None; and their answers (which say how far each one got)."""
+        everyone = partitions or list(range(self.topics.report_requests.partitions))
+        parts = await self._ask(report_id, WATERMARK, None, None, everyone, deadline)
+        newest = max((p.newest_us for p in parts if p.newest_us is not None), default=None)
+        return newest, parts
+
+    async def _catch_up(
+        self, report_id: str, ends: Ends, partitions: list[int], deadline: float
+    ) -> None:
+        """Wait until each partition's owner has processed everything before ``ends``;
+        :class:`PartitionsBehindError` naming those that did not by ``deadline``."""
+        waiting = sorted(partitions)
+        lagging: dict[int, int] = {}
+        while waiting:
+            try:
+                _newest, parts = await self._watermark(report_id, deadline, waiting)
+            except PartitionsSilentError as exc:
+                raise PartitionsBehindError(
+                    f"a consistent report could not catch up: {exc}", lagging
+                ) from None
+            lagging = {
+                part.partition: n
+                for part in parts
+                if (n := behind(ends[part.partition], part.processed)) > 0
+            }
+            waiting = sorted(lagging)
+            if not waiting:
+                return
+            if time.monotonic() + CATCH_UP_EVERY_S >= deadline:
+                break
+            await asyncio.sleep(CATCH_UP_EVERY_S)
+        described = ", ".join(f"{p} ({n:,} messages behind)" for p, n in sorted(lagging.items()))
+        raise PartitionsBehindError(
+            f"partitions {described} did not process what was written before the trigger "
+            f"within {self.settings.report_timeout_s:.0f} s: are their workers stalled? "
+            "`storemon lag` and GET /readyz show it",
+            lagging,
+        )
+
+    async def _run(
+        self,
+        report_id: str,
+        as_of_us: int | None,
+        store_id: str | None,
+        ends: Ends,
+        consistent: bool,
+    ) -> None:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.report_timeout_s
         everyone = list(range(self.topics.report_requests.partitions))
+        targets = everyone
+        if store_id is not None:
+            targets = [partition_of(store_id.encode(), len(everyone))]
+        lags: dict[int, int] = {}
         try:
             n_us = as_of_us
             timings: dict[str, float] = {}
+            if consistent:
+                await self._catch_up(report_id, ends, targets, deadline)
+                timings["catch_up_s"] = round(time.perf_counter() - started, 4)
             if n_us is None:
-                n_us = await self._watermark(report_id, deadline)
-                timings["watermark_s"] = round(time.perf_counter() - started, 4)
+                n_us, marks = await self._watermark(report_id, deadline)
+                lags = self._behind(ends, marks, targets)
+                timings["watermark_s"] = round(
+                    time.perf_counter() - started - sum(timings.values()), 4
+                )
             rows: list[list[str]] = []
             if n_us is not None:
-                targets = everyone
-                if store_id is not None:
-                    targets = [partition_of(store_id.encode(), len(everyone))]
-                parts = await self._ask(report_id, ROWS, n_us, store_id, targets, deadline)
-                for part in parts:
-                    rows.extend(part.rows)
+                answers: dict[int, list[ReportPart]] = {}
+                ask = targets
+                while ask:
+                    parts = await self._ask(report_id, ROWS, n_us, store_id, ask, deadline)
+                    answers.update({p: [q for q in parts if q.partition == p] for p in ask})
+                    lags.update(self._behind(ends, parts, ask))
+                    # An owner that took a partition over mid-report may answer from less
+                    # than its predecessor had: a consistent report asks it again.
+                    ask = [p for p in ask if lags[p]] if consistent else []
+                    if ask:
+                        await self._catch_up(report_id, ends, ask, deadline)
+                for p in sorted(answers):
+                    for part in answers[p]:
+                        rows.extend(part.rows)
                 timings["rows_s"] = round(time.perf_counter() - started - sum(timings.values()), 4)
             rows.sort(key=lambda fields: fields[0])
             self.store.complete(
@@ -229,8 +345,13 @@ class Coordinator:
                 report_time=format_timestamp(n_us) if n_us is not None else None,
                 duration_s=round(time.perf_counter() - started, 4),
                 timings=timings,
+                **_behind_fields(lags),
             )
+        except PartitionsBehindError as exc:
+            self.store.update(report_id, **_behind_fields({**lags, **exc.lagging}))
+            self.store.fail(report_id, str(exc))
         except (PartitionsSilentError, KafkaUnavailableError) as exc:
+            self.store.update(report_id, **_behind_fields(lags))
             self.store.fail(report_id, str(exc))
         except asyncio.CancelledError:
             self.store.fail(report_id, "the API stopped while this report ran; trigger it again")
@@ -243,6 +364,12 @@ class Coordinator:
             if self.on_done is not None:
                 record = self.store.get(report_id) or {}
                 self.on_done(str(record.get("status")), time.perf_counter() - started)
+
+    @staticmethod
+    def _behind(ends: Ends, parts: list[ReportPart], partitions: list[int]) -> dict[int, int]:
+        """Per partition, how many messages written before the trigger its answer lacked."""
+        answered = {part.partition: part.processed for part in parts}
+        return {p: behind(ends.get(p, {}), answered.get(p)) for p in partitions}
 
     async def _send_requests(self, request: bytes, partitions: list[int]) -> None:
         producer = self._require()
@@ -293,3 +420,13 @@ class Coordinator:
                 continue
             assembly.add(part)
         return assembly.parts()
+
+
+def _behind_fields(lags: dict[int, int]) -> dict[str, Any]:
+    """How a report's record says how current it is (docs/semantics.md §5.4)."""
+    if not lags:
+        return {}
+    return {
+        "behind": {str(p): n for p, n in sorted(lags.items())},
+        "behind_total": sum(lags.values()),
+    }

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from streams import kafka
 from streams.core.exceptions import PayloadError
-from streams.core.lagstatus import STATUSES, Sample, partition_status, worst
+from streams.core.lagstatus import OK, STALL, STATUSES, STOP, Sample, partition_status, worst
 from streams.core.payloads import decode_polls
 from streams.core.protocol import WorkerStats, decode_dead_letter, decode_stats
 from streams.lag import LagProbe, PartitionLag
@@ -43,6 +43,21 @@ class Point(NamedTuple):
     """Polls processed per second since the previous point."""
 
 
+class Stall(NamedTuple):
+    """A source partition that makes no progress."""
+
+    topic: str
+    """The topic."""
+    partition: int
+    """The partition."""
+    status: str
+    """``STALL`` (consumers there, not moving) or ``STOP`` (nobody consumes)."""
+    seconds: float
+    """How long its committed offset has not moved while it had lag."""
+    lag: int
+    """Messages behind."""
+
+
 class Monitor(Collector):
     """Samples lag, worker stats and dead letters; a Prometheus collector of them too."""
 
@@ -53,6 +68,8 @@ class Monitor(Collector):
         self.lags: list[PartitionLag] = []
         self.windows: dict[tuple[str, int], deque[Sample]] = {}
         self.statuses: dict[tuple[str, int], str] = {}
+        self.moved_at: dict[tuple[str, int], float] = {}
+        """Per partition, when its committed offset last moved or its lag was 0."""
         self.members = 0
         self.time_lag_s: dict[int, float] = {}
         self.workers: dict[str, WorkerStats] = {}
@@ -144,13 +161,7 @@ class Monitor(Collector):
         lags = await self._lag.measure()
         self.members, self.group_state = await self._lag.group()
         now = time.time()
-        for item in lags:
-            window = self.windows.setdefault(
-                (item.topic, item.partition), deque(maxlen=self.settings.lag_window)
-            )
-            window.append(Sample(now, item.end, item.committed))
-            self.statuses[(item.topic, item.partition)] = partition_status(window, self.members > 0)
-        self.lags = lags
+        self.observe(lags, now)
         await self._time_lag(lags)
         self.history.append(
             Point(
@@ -159,6 +170,17 @@ class Monitor(Collector):
                 self._polls_rate(now),
             )
         )
+
+    def observe(self, lags: list[PartitionLag], now: float) -> None:
+        """Take one measurement of every partition's lag, at ``now`` (Unix seconds)."""
+        for item in lags:
+            key = (item.topic, item.partition)
+            window = self.windows.setdefault(key, deque(maxlen=self.settings.lag_window))
+            if item.lag == 0 or not window or window[-1].committed != item.committed:
+                self.moved_at[key] = now
+            window.append(Sample(now, item.end, item.committed))
+            self.statuses[key] = partition_status(window, self.members > 0)
+        self.lags = lags
 
     async def _read_feeds(self) -> None:
         assert self._feeds is not None
@@ -230,8 +252,23 @@ class Monitor(Collector):
         """The worst partition status."""
         return worst(list(self.statuses.values()))
 
-    def readiness(self) -> list[str]:
-        """Why the pipeline is not ready (empty when it is)."""
+    def stalled(self, now: float | None = None) -> list[Stall]:
+        """Source partitions (polls, hours, zones) that are STALL or STOP and have not moved
+        for ``stall_after_s``: their lag stays and their committed offset does not move."""
+        now = time.time() if now is None else now
+        sources = {self.topics.polls.name, self.topics.hours.name, self.topics.zones.name}
+        found = []
+        for item in self.lags:
+            key = (item.topic, item.partition)
+            status = self.statuses.get(key, OK)
+            since = now - self.moved_at.get(key, now)
+            stuck = status in (STALL, STOP) and since >= self.settings.stall_after_s
+            if item.topic in sources and stuck:
+                found.append(Stall(item.topic, item.partition, status, since, item.lag))
+        return found
+
+    def readiness(self, now: float | None = None) -> list[str]:
+        """Why the pipeline is not ready (empty when it is), at ``now`` (default: now)."""
         problems = []
         if self.last_ok is None:
             problems.append(
@@ -256,6 +293,20 @@ class Monitor(Collector):
         missing = sorted(set(range(self.topics.polls.partitions)) - owned)
         if workers and missing:
             problems.append(f"no worker owns polls partitions {missing}")
+        stalled = self.stalled(now)
+        if stalled:
+            named = ", ".join(
+                f"{s.topic} {s.partition} ({s.status} for {s.seconds:.0f} s, {s.lag:,} behind)"
+                for s in stalled
+            )
+            problems.append(
+                f"partitions make no progress: {named}; reports would be behind: see "
+                "`storemon lag` and the workers' logs (README: when a stall is reported)"
+            )
+        for w in workers:
+            if w.stalled:
+                named = ", ".join(f"{k} for {v:.0f} s" for k, v in sorted(w.stalled.items()))
+                problems.append(f"worker {w.worker} is healing stalled partitions: {named}")
         return problems
 
     # -- Prometheus ----------------------------------------------------------------------------
@@ -322,13 +373,19 @@ class Monitor(Collector):
         ready = GaugeMetricFamily(
             "storemon_worker_ready", "1 when the worker's tables are recovered", labels=["worker"]
         )
+        stalls = CounterMetricFamily(
+            "storemon_partition_stalls",
+            "Partitions a worker's progress watchdog found stalled (and healed)",
+            labels=["worker"],
+        )
         for stats in self.fresh_workers():
+            stalls.add_metric([stats.worker], stats.partition_stalls)
             processed.add_metric([stats.worker], stats.polls_processed)
             messages.add_metric([stats.worker], stats.messages_rejected)
             ready.add_metric([stats.worker], 1.0 if stats.ready else 0.0)
             for table, count in stats.table_keys.items():
                 keys.add_metric([stats.worker, table], count)
-        yield from (processed, messages, keys, ready)
+        yield from (processed, messages, keys, ready, stalls)
         down = GaugeMetricFamily(
             "storemon_stores_down", "Live stores whose newest observation is inactive"
         )

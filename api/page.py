@@ -177,6 +177,7 @@ def render(monitor: Monitor, reports: list[dict[str, Any]]) -> str:
         workers=monitor.fresh_workers(),
         chart=chart(monitor),
         partitions=partitions,
+        stalls=monitor.stalled(),
         dead_letters=letters,
         reports=[_report(r) for r in reports],
     )

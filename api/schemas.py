@@ -146,6 +146,10 @@ class ReportState(BaseModel):
 
     status: Literal["Running", "Failed"]
     error: str | None = None
+    behind: dict[str, int] | None = Field(
+        None, description="per partition, messages written before the trigger not processed"
+    )
+    behind_total: int | None = Field(None, description="the sum of ``behind``")
 
 
 class ReportSummary(BaseModel):
@@ -160,6 +164,11 @@ class ReportSummary(BaseModel):
     rows: int | None
     duration_s: float | None
     scheduled: bool
+    consistent: bool = Field(description="whether it waited for everything before its trigger")
+    behind: dict[str, int] | None = Field(
+        description="per partition, messages written before the trigger its answer lacked"
+    )
+    behind_total: int | None = Field(description="the sum of ``behind`` (0: nothing behind)")
     error: str | None
     url: str
 

@@ -70,6 +70,9 @@ async def reports(
                 "rows": r.get("rows"),
                 "duration_s": r.get("duration_s"),
                 "scheduled": r.get("scheduled", False),
+                "consistent": r.get("consistent", False),
+                "behind": r.get("behind"),
+                "behind_total": r.get("behind_total"),
                 "error": r.get("error"),
                 "url": f"/get_report?report_id={r['report_id']}",
             }

@@ -37,43 +37,62 @@ StoreId = Annotated[
         description="report only this store", json_schema_extra={"pattern": STORE_ID_TEXT_PATTERN}
     ),
 ]
+Consistent = Annotated[
+    bool,
+    Query(
+        description="wait until every partition has processed everything written before "
+        "this request (read-your-writes: every poll acknowledged before it is in the report); "
+        "the report fails after STOREMON_REPORT_TIMEOUT_S naming the partitions behind"
+    ),
+]
 TRIGGER_ERRORS = errors(*AUTH_ERRORS, 422, 503)
 
 
 async def _trigger(
-    coordinator: CoordinatorDep, as_of: str | None, store_id: str | None
+    coordinator: CoordinatorDep,
+    as_of: str | None,
+    store_id: str | None,
+    consistent: bool = False,
 ) -> Triggered:
     as_of_us = None
     try:
         if as_of is not None:
             as_of_us = parse_timestamp(as_of)
         sid = parse_store_id(store_id) if store_id is not None else None
-        record = await coordinator.trigger(as_of_us, sid)
+        record = await coordinator.trigger(as_of_us, sid, consistent=consistent)
     except TimestampError as exc:
         raise ApiError(422, f"as_of: {exc}") from None
     except (RowError, AsOfError) as exc:
         raise ApiError(422, str(exc)) from None
     except PartitionsSilentError as exc:
         raise ApiError(503, f"cannot check as_of now: {exc}") from None
-    except KafkaUnavailableError as exc:
-        raise ApiError(503, str(exc)) from None
+    except (KafkaUnavailableError, TimeoutError) as exc:  # no answer from Kafka in time
+        raise ApiError(503, str(exc) or "Kafka did not answer in time; try again") from None
     return Triggered(report_id=record["report_id"])
 
 
 @router.get("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_get(
-    _who: Report, coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+    _who: Report,
+    coordinator: CoordinatorDep,
+    as_of: AsOf = None,
+    store_id: StoreId = None,
+    consistent: Consistent = False,
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return await _trigger(coordinator, as_of, store_id)
+    return await _trigger(coordinator, as_of, store_id, consistent)
 
 
 @router.post("/trigger_report", responses=TRIGGER_ERRORS)
 async def trigger_report_post(
-    _who: Report, coordinator: CoordinatorDep, as_of: AsOf = None, store_id: StoreId = None
+    _who: Report,
+    coordinator: CoordinatorDep,
+    as_of: AsOf = None,
+    store_id: StoreId = None,
+    consistent: Consistent = False,
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return await _trigger(coordinator, as_of, store_id)
+    return await _trigger(coordinator, as_of, store_id, consistent)
 
 
 def _compatible(route: str) -> dict[str, Any]:
@@ -123,6 +142,11 @@ REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
                 "description": "the report time N, ISO 8601",
                 "schema": {"type": "string"},
             },
+            "X-Report-Behind": {
+                "description": "messages written before the trigger that the answering "
+                "partitions had not processed (0: nothing behind)",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            },
         },
     },
 }
@@ -138,10 +162,13 @@ def _report(store: ReportStore, report_id: str) -> Response:
         headers = {"X-Report-Status": COMPLETE}
         if record.get("report_time"):
             headers["X-Report-Time"] = record["report_time"]
+        headers["X-Report-Behind"] = str(record.get("behind_total", 0))
         return FileResponse(store.csv_path(report_id), media_type="text/csv", headers=headers)
+    currency = {k: record[k] for k in ("behind", "behind_total") if k in record}
     if record["status"] == FAILED:
-        return SafeJSONResponse({"status": FAILED, "error": record.get("error", "unknown error")})
-    return SafeJSONResponse({"status": record["status"]})
+        error = record.get("error", "unknown error")
+        return SafeJSONResponse({"status": FAILED, "error": error, **currency})
+    return SafeJSONResponse({"status": record["status"], **currency})
 
 
 @router.get(

@@ -111,3 +111,11 @@ class ProgressWatch:
     def stalled(self, now: float) -> list[tuple[Key, float]]:
         """Partitions stalled now (at least one step taken), with for how long."""
         return sorted((k, now - t.since) for k, t in self._tracks.items() if t.step > 0)
+
+
+def behind(ends: Mapping[str, int], processed: Mapping[str, int] | None) -> int:
+    """Messages of one partition's source topics written before ``ends`` were read and not
+    processed by its owner when it answered (``processed``: per topic, the next offset to
+    process; None when the owner did not say, which counts as nothing processed)."""
+    done = processed or {}
+    return sum(max(0, end - done.get(topic, 0)) for topic, end in ends.items())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.core.progress import EXIT, REJOIN, RESUME, Offsets, ProgressWatch
+from streams.core.progress import EXIT, REJOIN, RESUME, Offsets, ProgressWatch, behind
 
 P1 = ("storemon.polls", 1)
 P3 = ("storemon.polls", 3)
@@ -87,3 +87,12 @@ def test_after_exit_nothing_more_is_asked() -> None:
     stuck = {P1: Offsets(0, 1)}
     steps = _run(watch, [(t, stuck) for t in range(0, 20)])
     assert [s[1] for s in steps] == [RESUME, REJOIN, EXIT]
+
+
+def test_behind_counts_what_was_written_before_the_trigger_and_not_processed() -> None:
+    ends = {"polls": 120, "hours": 7, "zones": 0}
+    assert behind(ends, {"polls": 120, "hours": 7, "zones": 0}) == 0
+    assert behind(ends, {"polls": 100, "hours": 9, "zones": 0}) == 20  # ahead counts nothing
+    assert behind(ends, {"polls": 0}) == 127  # a topic it did not name: nothing processed
+    assert behind(ends, None) == 127
+    assert behind({}, {"polls": 3}) == 0
