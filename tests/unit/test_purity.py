@@ -70,9 +70,8 @@ def test_no_import_circles() -> None:
     for name, path in modules.items():  # ``from package import module`` names a module
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                graph[name] |= {
-                    f"{node.module}.{a.name}" for a in node.names
-                } & modules.keys() - {name}
+                named = {f"{node.module}.{a.name}" for a in node.names}
+                graph[name] |= named & modules.keys() - {name}
     circles = []
     state: dict[str, int] = {}
 
