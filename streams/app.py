@@ -10,6 +10,7 @@ from typing import Any
 import faust
 from faust.types import StoreT
 
+from streams.core.payloads import decode_stored_profile, encode_profile, merge_stored
 from streams.core.segments import NEWEST, store_of
 from streams.core.snapshot import TimelineCache
 from streams.kafka import faust_credentials
@@ -76,6 +77,12 @@ class Table(faust.Table):  # type: ignore[type-arg]  # faust's generics are unty
             value_type=self.value_type, loop=self.loop, options=self.options,
         )  # fmt: skip
 
+    def _on_changelog_sent(self, fut: Any) -> None:
+        # Faust's own (``faust.tables.base``) moves the persisted offset to every record
+        # acknowledged; ours moves it only over records that follow on from it.
+        result = fut.result()
+        self.data.own_write_acknowledged(result.topic_partition, result.offset, result.offset)  # type: ignore[attr-defined]  # our Store
+
 
 class PollsTable(Table):
     """The ``polls`` table: its changelog batches, applied on a restore or by a standby,
@@ -84,6 +91,17 @@ class PollsTable(Table):
     def apply_changelog_batch(self, batch: Iterable[faust.EventT[bytes]]) -> None:
         """Write the batch to RocksDB, then note every store it touched."""
         events = list(batch)
+        store: Any = self.data  # our Store (streams/state/rocksdb.py)
+        newest: dict[int, bytes] = {}
+        for event in events:  # the newest poll time only grows, whoever wrote last
+            message = event.message
+            if message.key == NEWEST and message.value:
+                held = newest.get(message.partition)
+                if held is None:
+                    held = store._db_for_partition(message.partition).get(NEWEST) or b""
+                message.value = newest[message.partition] = max(
+                    message.value, held, key=lambda v: int.from_bytes(v, "big")
+                )
         super().apply_changelog_batch(events)
         now = time.time()
         for event in events:
@@ -98,13 +116,29 @@ class PollsTable(Table):
 
 class ProfilesTable(Table):
     """The ``profiles`` table: its changelog batches, applied on a restore or by a standby,
-    keep the profile index current and tell the store index that a partition changed, as
-    a write by this worker would (so a standby's copy needs no reading again when it
-    becomes active)."""
+    are merged part by part with what is stored (``payloads.merge_stored``: a record of a
+    worker that had lost the partition without knowing it never makes a part older), keep
+    the profile index current and tell the store index that a partition changed, as a
+    write by this worker would (so a standby's copy needs no reading again when it becomes
+    active)."""
 
     def apply_changelog_batch(self, batch: Iterable[faust.EventT[bytes]]) -> None:
-        """Write the batch to RocksDB, then note every profile it changed."""
+        """Merge the batch into RocksDB, then note every profile it changed."""
         events = list(batch)
+        merged: dict[tuple[int, bytes], bytes] = {}
+        for event in events:
+            message = event.message
+            if message.key is None or message.value is None:
+                continue
+            where = (message.partition, message.key)
+            current = merged.get(where)
+            if current is None:
+                store: Any = self.data  # our Store (streams/state/rocksdb.py)
+                current = store._db_for_partition(message.partition).get(message.key)
+            value = encode_profile(
+                merge_stored(decode_stored_profile(current), decode_stored_profile(message.value))
+            )
+            message.value = merged[where] = value
         super().apply_changelog_batch(events)
         for event in events:
             message = event.message

@@ -244,6 +244,24 @@ def with_zone(stored: StoredProfile, zone: str, version: int) -> StoredProfile |
     return StoredProfile(stored.profile._replace(zone=zone), stored.hours_version, version)
 
 
+def merge_stored(current: StoredProfile, incoming: StoredProfile) -> StoredProfile:
+    """Two records of one store's profile made one, each part from the newer version.
+
+    A changelog may hold a record written by a worker that had lost the partition without
+    knowing it yet (frozen past its session, then thawed): it read the profile it had and
+    changed one part, so its other part can be older than what the new owner wrote before
+    it. Applying changelog records through this, a replica keeps each part's newest
+    version whatever the order (the same version again is the same update: the incoming
+    one is kept)."""
+    hours, hours_version = current.profile.shifts, current.hours_version
+    if incoming.hours_version >= current.hours_version:
+        hours, hours_version = incoming.profile.shifts, incoming.hours_version
+    zone, zone_version = current.profile.zone, current.zone_version
+    if incoming.zone_version >= current.zone_version:
+        zone, zone_version = incoming.profile.zone, incoming.zone_version
+    return StoredProfile(Profile(hours, zone), hours_version, zone_version)
+
+
 def encode_profile(stored: StoredProfile) -> bytes:
     """A profile as stored in the profiles table."""
     profile = stored.profile

@@ -1,4 +1,5 @@
-"""Faust's RocksDB store, less a full garbage collection at every rebalance.
+"""Faust's RocksDB store, less a full garbage collection at every rebalance, and with a
+persisted changelog offset that never passes another writer's records.
 
 Faust's ``revoke_partitions`` runs ``gc.collect()`` each time, for every table, even when
 nothing is revoked. In a worker holding 135,000 stores (their index, timelines and alert
@@ -19,6 +20,16 @@ from faust.types import TP
 log = logging.getLogger(__name__)
 
 
+def persisted_after(current: int | None, first: int, last: int) -> int | None:
+    """The offset a database holds everything up to, after our records ``first``..``last``
+    were written: ``last`` when they follow on from ``current`` (None: nothing yet), else
+    ``current`` (another writer's records lie between, unread here)."""
+    expected = 0 if current is None else current + 1
+    if first == expected:
+        return last
+    return current
+
+
 class Store(rocksdb.Store):
     """The RocksDB store of this app's tables."""
 
@@ -30,3 +41,21 @@ class Store(rocksdb.Store):
                 and self._dbs.pop(tp.partition, None) is not None
             ):
                 log.info("let go of the %s database of partition %d", table.name, tp.partition)
+
+    def own_write_acknowledged(self, tp: TP, first: int, last: int) -> None:
+        """Our changelog records ``first``..``last`` of ``tp`` are written: the offset this
+        database holds everything up to moves to ``last``, but only when they follow on
+        from it. A gap means another worker wrote to the partition in between (this one
+        had lost it without knowing: frozen past its session, then thawed); the offset
+        then stays, so that the next restore reads those records too (Faust would move
+        it past them, and they would never be applied here)."""
+        current = self.persisted_offset(tp)
+        moved = persisted_after(current, first, last)
+        if moved != current and moved is not None:
+            self.set_persisted_offset(tp, moved)
+        elif first > (expected := 0 if current is None else current + 1):
+            log.warning(
+                "%s partition %d: records %d..%d were written by another worker before ours "
+                "(at %d): this copy reads them at its next restore",
+                tp.topic, tp.partition, expected, first - 1, first,
+            )  # fmt: skip

@@ -104,8 +104,8 @@ class KafkaChangelog:
                 self.topic, partition, future.exception() or "cancelled",
             )  # fmt: skip
             return
-        last = future.result().offset + count - 1
-        self.table.data.set_persisted_offset(TP(self.topic, partition), last)
+        first = future.result().offset
+        self.table.data.own_write_acknowledged(TP(self.topic, partition), first, first + count - 1)
 
 
 class SegmentStore:

@@ -169,7 +169,8 @@ def test_a_fetch_woken_during_a_rebalance_loses_no_partition(
         stack.worker("worker-2")  # joins while the replay runs: the rebalance
         time.sleep(4)
         cluster.kill(victim)  # kill -9 of broker 3, four seconds into the rebalance
-        assert replay.wait(400) == 0, stack.log("replay")
+        code = replay.wait(400)
+        assert code == 0, f"replay exited {code}: {stack.log('replay')[-3000:]}"
         stack.wait_for_log("worker-1", "fault: the fetch that waited returns", 120)
         stack.wait_caught_up(timeout_s=240)
         assert_same_report(stack.report(consistent="true"), offline_csv(files))

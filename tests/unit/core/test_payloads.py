@@ -23,6 +23,7 @@ from streams.core.payloads import (
     encode_polls,
     encode_profile,
     encode_zone,
+    merge_stored,
     with_hours,
     with_zone,
 )
@@ -177,3 +178,22 @@ def test_a_stale_schedule_or_zone_never_replaces_a_newer_one() -> None:
     assert newer.profile.shifts == ()
     assert newer.profile.zone == "UTC"
     assert (newer.hours_version, newer.zone_version) == (21, 30)
+
+
+def test_a_changelog_record_of_a_stale_writer_regresses_no_part_of_a_profile() -> None:
+    # The new owner wrote hours (v20) then a zone (v30); a worker that had lost the
+    # partition without knowing it then wrote the zone (v30) onto what it had: no hours.
+    nine_to_five = ((0, 9 * 3600 * 10**6, 17 * 3600 * 10**6),)
+    owner = with_zone(with_hours(EMPTY_PROFILE, nine_to_five, 20) or EMPTY_PROFILE, "UTC", 30)
+    zombie = with_zone(EMPTY_PROFILE, "UTC", 30)
+    assert owner is not None
+    assert zombie is not None
+    assert merge_stored(owner, zombie) == owner  # in either order: the same profile
+    assert merge_stored(zombie, owner) == owner
+    newer_zone = with_zone(EMPTY_PROFILE, "Asia/Tokyo", 31)
+    assert newer_zone is not None
+    merged = merge_stored(owner, newer_zone)
+    assert merged.profile == owner.profile._replace(zone="Asia/Tokyo")
+    assert (merged.hours_version, merged.zone_version) == (20, 31)
+    assert merge_stored(EMPTY_PROFILE, owner) == owner
+    assert merge_stored(owner, owner) == owner
