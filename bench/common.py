@@ -61,8 +61,20 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def commit() -> str:
+    """The commit the figures are measured on (``+changes`` when the tree differs from it)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = git("rev-parse", "--short=10", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def machine() -> str:
-    """One line about where the figures come from."""
+    """One line about where the figures come from (the commit measured included)."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -71,7 +83,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}, commit `{commit()}`"
 
 
 def write_section(name: str, body: str) -> None:
