@@ -70,7 +70,10 @@ def commit() -> str:
         ).stdout.strip()
 
     head = git("rev-parse", "--short=10", "HEAD") or "unknown"
-    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    code = ("storemon", "streams", "api", "replay", "bench", "pyproject.toml")
+    return head + (
+        "+changes" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
+    )
 
 
 def machine() -> str:
