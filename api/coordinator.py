@@ -106,23 +106,29 @@ class Coordinator:
             self.settings, group_id=None, enable_auto_commit=False,
             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=40 * 1024 * 1024,
         )  # fmt: skip
+        # End offsets of the source partitions, for how current a report is: assigned and
+        # paused (never fetched), so their leaders stay known and a look is one request.
+        offsets = kafka.consumer(self.settings, group_id=None, enable_auto_commit=False)
         try:
             await ensure_topics_async(self.settings)
             await producer.start()
             await consumer.start()
+            await offsets.start()
             tp = TopicPartition(self.topics.report_parts.name, 0)
             consumer.assign([tp])
             await consumer.seek_to_end(tp)
             await consumer.position(tp)  # resolve "end" now, before any request goes out
-            self._producer, self._consumer = producer, consumer
+            sources = self._source_partitions()
+            offsets.assign(sources)
+            offsets.pause(*sources)
+            self._producer, self._consumer = producer, offsets
             self.on_connected()
             await self._read_parts(consumer)
         finally:
             self._producer = self._consumer = None
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            for client in (consumer, offsets, producer):
+                with contextlib.suppress(Exception):
+                    await client.stop()
 
     async def stop(self) -> None:
         """Cancel the running reports (they are marked failed)."""
@@ -227,18 +233,18 @@ class Coordinator:
         finally:
             self._waiting.pop(request_id, None)
 
+    def _source_partitions(self) -> list[TopicPartition]:
+        names = (self.topics.polls.name, self.topics.hours.name, self.topics.zones.name)
+        count = self.topics.report_requests.partitions
+        return [TopicPartition(name, p) for name in names for p in range(count)]
+
     async def _end_offsets(self) -> Ends:
         """The log end offset of every source partition, now."""
         consumer = self._consumer
         if consumer is None:
             self._require()
         assert consumer is not None
-        names = (self.topics.polls.name, self.topics.hours.name, self.topics.zones.name)
-        tps = [
-            TopicPartition(name, p)
-            for name in names
-            for p in range(self.topics.report_requests.partitions)
-        ]
+        tps = self._source_partitions()
         try:
             got = await asyncio.wait_for(consumer.end_offsets(tps), timeout=15.0)
         except (KafkaError, TimeoutError) as exc:

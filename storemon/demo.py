@@ -65,8 +65,10 @@ def run(settings: Settings, data: Path = LOOP_2023, keep: bool = False) -> int:
         print(f"report CSV: {csv_path}")
         if keep:
             print(f"running: API {url}/docs; workers and API logs in {folder}; Ctrl-C stops them")
-            while True:
-                time.sleep(3600)
+            while True:  # a supervisor: what exits with an error is started again
+                time.sleep(1)
+                for name, code in procs.restart_exited():
+                    print(f"{name} exited ({code}); started again (see {folder}/{name}.log)")
         return 0
     except KeyboardInterrupt:
         return 0

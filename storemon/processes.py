@@ -44,6 +44,7 @@ class Supervisor:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._argv: dict[str, list[str]] = {}
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """Start ``storemon ARGS`` as ``name``, logging to ``<folder>/<name>.log``."""
@@ -51,6 +52,7 @@ class Supervisor:
 
     def start_command(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start ``argv`` as ``name`` with these settings, logging to ``<folder>/<name>.log``."""
+        self._argv[name] = argv
         with self.log_path(name).open("ab") as log:
             proc = subprocess.Popen(
                 argv, env=settings_env(self.settings), stdout=log,
@@ -118,6 +120,17 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def restart_exited(self) -> list[tuple[str, int]]:
+        """Start again every process that exited with an error (a worker whose progress
+        watchdog gave up exits 75); the names restarted, with their exit codes."""
+        restarted = []
+        for name, proc in list(self.processes.items()):
+            code = proc.poll()
+            if code is not None and code != 0:
+                self.start_command(name, self._argv[name])
+                restarted.append((name, code))
+        return restarted
 
     def stop_all(self) -> None:
         """Stop every process still running."""
