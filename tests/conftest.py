@@ -15,3 +15,13 @@ def loop_2023() -> Path:
     if not (LOOP_2023 / "store_status_sample.csv").exists():
         pytest.fail(f"the sample export is missing from {LOOP_2023}: the clone is incomplete")
     return LOOP_2023
+
+
+@pytest.fixture(scope="session")
+def sample(loop_2023: Path) -> dict[str, Path]:
+    """The sample's three files, as the replay and the offline report take them."""
+    return {
+        "status": loop_2023 / "store_status_sample.csv",
+        "hours": loop_2023 / "menu_hours.csv",
+        "timezones": loop_2023 / "timezones.csv",
+    }

@@ -33,15 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def sample(loop_2023: Path) -> dict[str, Path]:
-    return {
-        "status": loop_2023 / "store_status_sample.csv",
-        "hours": loop_2023 / "menu_hours.csv",
-        "timezones": loop_2023 / "timezones.csv",
-    }
-
-
-@pytest.fixture(scope="module")
 def scenario(loop_2023: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A generated data set: 400 real stores, 3 days, and 40 bad poll rows mixed in."""
     out = tmp_path_factory.mktemp("scenario")

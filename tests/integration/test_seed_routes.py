@@ -16,15 +16,6 @@ from tests.integration.conftest import Stack, assert_same_report, offline_csv
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def sample(loop_2023: Path) -> dict[str, Path]:
-    return {
-        "status": loop_2023 / "store_status_sample.csv",
-        "hours": loop_2023 / "menu_hours.csv",
-        "timezones": loop_2023 / "timezones.csv",
-    }
-
-
 def _fetch(url: str, path: str, report_id: str, timeout_s: float = 120) -> httpx.Response:
     """POST the id to ``path`` until the report is complete; every answer before that is
     ``{"status": "Running"}``."""
