@@ -105,9 +105,10 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
         await ingest_batch(events)
         load.batch(len(events))
-        for event in events:
-            message = event.message
-            counters.done(message.topic, message.partition, message.offset)
+        # A partition's events come in offset order: its last one is its newest.
+        newest = {e.message.partition: e.message.offset for e in events}
+        for partition, offset in newest.items():
+            counters.done(TOPICS.polls.name, partition, offset)
 
 
 async def ingest_batch(events: Sequence[faust.EventT[bytes]]) -> None:
