@@ -24,6 +24,7 @@ import numpy as np
 from streams.agents import alerts
 from streams.agents.deadletters import decoded, reject
 from streams.app import (
+    TOPICS,
     app,
     home_partition,
     hours_topic,
