@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,25 @@ async def _fetch_records(
 
 
 async def _seek_to_committed(self: Any) -> Mapping[Any, int]:
-    """Seek to the committed offsets; a partition that never committed to its beginning."""
-    return await self.call_thread(_seek_committed_or_beginning, self._ensure_consumer())  # type: ignore[no-any-return]
+    """Seek to the committed offsets; a source partition that never committed to its
+    beginning (changelogs are Faust's recovery's to place)."""
+    consumer = self._ensure_consumer()
+    changelog = self.consumer._is_changelog_tp
+    return await self.call_thread(_seek_committed_or_beginning, consumer, changelog)  # type: ignore[no-any-return]
 
 
-async def _seek_committed_or_beginning(consumer: Any) -> Mapping[Any, int]:
+async def _seek_committed_or_beginning(
+    consumer: Any, is_changelog: Callable[[Any], bool]
+) -> Mapping[Any, int]:
+    from aiokafka.errors import IllegalStateError
+
     committed: dict[Any, int] = await consumer.seek_to_committed()
-    never = [tp for tp, offset in committed.items() if not offset]
+    never = [tp for tp, offset in committed.items() if not offset and not is_changelog(tp)]
     if never:
-        await consumer.seek_to_beginning(*never)
+        # A plain seek to the log's start, not a reset: a reset leaves the position
+        # unknown until it resolves, and Faust's livelock check reads it meanwhile.
+        starts = await consumer.beginning_offsets(never)
+        for tp, offset in starts.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(tp, offset)
     return committed

@@ -104,6 +104,7 @@ def test_a_worker_frozen_past_its_session_hands_over_and_takes_back(
         "--timezones", str(scenario["timezones"]), "--rate", "1500",
     )  # fmt: skip
     time.sleep(2)
+    back = stack.log("worker-1").count("Worker ready")
     workers[0].send_signal(signal.SIGSTOP)  # frozen: no heartbeat, past the 6 s session
     try:
         taken = stack.log("worker-2").count("Worker ready")
@@ -113,7 +114,6 @@ def test_a_worker_frozen_past_its_session_hands_over_and_takes_back(
         workers[0].send_signal(signal.SIGCONT)
     assert replay.wait(300) == 0, stack.log("replay")
     # worker 1 finds itself out of the group, joins again, and gets partitions back
-    back = stack.log("worker-1").count("Worker ready")
     wait_until(lambda: stack.log("worker-1").count("Worker ready") > back, 120)
     stack.wait_caught_up(timeout_s=180)
     _, text, _ = take_report_at(url, consistent="true")
