@@ -4,11 +4,13 @@ Burrow-like status over a few samples."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import deque
 from typing import NamedTuple
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from streams import kafka
 from streams.core.lagstatus import Sample, partition_status, worst
@@ -110,16 +112,28 @@ async def measure(settings: Settings) -> list[PartitionLag]:
         await probe.stop()
 
 
+async def _measured(probe: LagProbe) -> list[PartitionLag] | None:
+    """A measurement, or None while Kafka cannot give one (a broker lost, its partitions'
+    leaders not moved yet): a look that failed says nothing about the lag."""
+    try:
+        return await probe.measure()
+    except KafkaError as exc:
+        print(f"storemon lag: Kafka did not answer ({exc}); looking again", file=sys.stderr)
+        return None
+
+
 async def _caught_up(settings: Settings, timeout_s: float, every_s: float) -> bool:
     probe = LagProbe(settings)
     await probe.start()
     try:
         deadline = time.monotonic() + timeout_s
-        while sum(item.lag for item in await probe.measure()) > 0:
+        while True:
+            lags = await _measured(probe)
+            if lags is not None and sum(item.lag for item in lags) == 0:
+                return True
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(every_s)
-        return True
     finally:
         await probe.stop()
 
@@ -152,8 +166,18 @@ async def _watch(settings: Settings, wait_zero: bool, timeout_s: float, samples:
         deadline = time.monotonic() + timeout_s
         taken = 0
         while True:
-            lags = await probe.measure()
-            members = await probe.members()
+            measured = await _measured(probe)
+            if measured is None:
+                if time.monotonic() > deadline:
+                    print(f"storemon lag: Kafka did not answer for {timeout_s:.0f} s")
+                    return 1
+                await asyncio.sleep(1.0)
+                continue
+            lags = measured
+            try:
+                members = await probe.members()
+            except KafkaError:
+                members = 1  # unknown: judged as if consumers were there
             taken += 1
             now = time.monotonic()
             statuses = {}
