@@ -378,14 +378,20 @@ class Monitor(Collector):
             "Partitions a worker's progress watchdog found stalled (and healed)",
             labels=["worker"],
         )
+        skipped = CounterMetricFamily(
+            "storemon_messages_skipped",
+            "Polls messages the engine skipped (an offset jump) and a worker read again",
+            labels=["worker"],
+        )
         for stats in self.fresh_workers():
             stalls.add_metric([stats.worker], stats.partition_stalls)
+            skipped.add_metric([stats.worker], stats.messages_skipped)
             processed.add_metric([stats.worker], stats.polls_processed)
             messages.add_metric([stats.worker], stats.messages_rejected)
             ready.add_metric([stats.worker], 1.0 if stats.ready else 0.0)
             for table, count in stats.table_keys.items():
                 keys.add_metric([stats.worker, table], count)
-        yield from (processed, messages, keys, ready, stalls)
+        yield from (processed, messages, keys, ready, stalls, skipped)
         down = GaugeMetricFamily(
             "storemon_stores_down", "Live stores whose newest observation is inactive"
         )

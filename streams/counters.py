@@ -25,6 +25,8 @@ class Counters:
     """Per source topic partition, one past the newest offset this worker processed."""
     stalls: int = 0
     """Partitions the progress watchdog found stalled."""
+    skipped: int = 0
+    """Polls messages the engine skipped and the polls agent read again."""
 
     floors: dict[tuple[str, int], int] = field(default_factory=dict)
     """Per source topic partition, an offset processed up to before this worker looked:

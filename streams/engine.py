@@ -23,13 +23,16 @@ The two patches here close both ends: the fetch filter is a snapshot that is nev
 as "everything", records Faust would drop are put back (the partition is sought to their
 first offset), and a partition with no committed offset is sought to its beginning (this
 app's ``auto_offset_reset`` is ``earliest``) when Faust seeks to the committed offsets.
-The progress watchdog (``agents/watchdog.py``) catches whatever else stalls a partition.
+The progress watchdog (``agents/watchdog.py``) catches whatever else stalls a partition,
+and the polls agent checks that no offset is skipped (``core/progress.py`` ``Continuity``);
+both heal by :func:`rewind`, which needs Faust's read offsets held down (:class:`ReadOffsets`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,11 +41,21 @@ log = logging.getLogger(__name__)
 
 def install() -> None:
     """Patch Faust's aiokafka consumer thread (idempotent)."""
+    from faust.transport.consumer import Consumer
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
     # faust types these as methods; replacing them is the point here
     AIOKafkaConsumerThread._fetch_records = _fetch_records  # type: ignore[method-assign]
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
+    if not getattr(Consumer.__init__, "_storemon", False):
+        made = Consumer.__init__
+
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            made(self, *args, **kwargs)
+            self._read_offset = ReadOffsets()
+
+        init._storemon = True  # type: ignore[attr-defined]
+        Consumer.__init__ = init  # type: ignore[method-assign]
 
 
 async def _fetch_records(
@@ -86,6 +99,69 @@ async def _fetch_records(
             consumer.seek(tp, batch[0].offset)
         log.info("fetched records of %s put back from offset %d", tp, batch[0].offset)
     return kept
+
+
+class ReadOffsets(defaultdict[Any, "int | None"]):
+    """Faust's newest offset read per partition (``Consumer._read_offset``), which a rewind
+    can hold down.
+
+    Faust drops anything fetched below it ("DROPPED MESSAGE ROFF" in
+    ``Consumer._drain_messages``), and its drain sets it after each message it hands on,
+    so a seek back reads nothing again: records fetched before the seek, or one whose
+    hand-over was under way, raise it past the offsets sought. While held, a partition's
+    offset stays where the rewind put it until a message read again (at or below the
+    offset held when it began) comes through.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self._held: dict[Any, int] = {}
+
+    def hold(self, tp: Any, offset: int) -> None:
+        """Read ``tp`` again from ``offset``; what was fetched before is not let raise it."""
+        newest = self.get(tp)
+        self._held[tp] = max(offset, newest if newest is not None else offset)
+        super().__setitem__(tp, offset)
+
+    def __setitem__(self, tp: Any, offset: int | None) -> None:
+        held = self._held.get(tp)
+        if held is not None:
+            if offset is not None and offset > held:
+                return  # fetched before the rewind
+            del self._held[tp]
+        super().__setitem__(tp, offset)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # Faust's perform_seek
+        other = dict(*args, **kwargs)
+        for tp in other:
+            self._held.pop(tp, None)
+        super().update(other)
+
+    def pop(self, tp: Any, *default: Any) -> Any:  # a revoke
+        self._held.pop(tp, None)
+        return super().pop(tp, *default)
+
+
+async def rewind(consumer: Any, offsets: Mapping[Any, int]) -> None:
+    """Resume ``offsets``' partitions and read each again from its offset (the watchdog's
+    first healing step, and the ingest agent's answer to skipped messages).
+
+    A message read again whose offset is already acknowledged is not counted twice
+    (``Consumer.ack`` keeps an index), one that never was fills the hole the commits were
+    waiting on, and what was processed is processed again idempotently.
+    """
+    consumer.resume_partitions(set(offsets))
+    assigned = consumer.assignment()
+    wanted = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+    read = consumer._read_offset
+    hold = read.hold if isinstance(read, ReadOffsets) else read.__setitem__
+    for tp, offset in wanted.items():
+        hold(tp, offset)
+    await consumer.seek_wait(wanted)
+    # Faust's seek_wait sets the read offsets itself, which ends the holds; what the drain
+    # handed on from the old fetch meanwhile may have raised them again: hold them anew.
+    for tp, offset in wanted.items():
+        hold(tp, offset)
 
 
 async def _seek_to_committed(self: Any) -> Mapping[Any, int]:

@@ -8,6 +8,14 @@ real run, made to happen every time. Off unless a ``STOREMON_FAULT_*`` setting i
   on with the filter it was given.
 - ``fault_pause_partitions``: the worker stops fetching some polls partitions once it is
   ready (Faust's ``pause_partitions``), as if something had paused them and never resumed.
+- ``fault_lose_message``: once the worker is ready and has processed some of a polls
+  partition, one message of it is read and never handed to the agent, as one is when
+  Faust's drain cancels a delivery at a flow stop (``Consumer._drain_messages`` waits on
+  ``suspend_flow`` beside the delivery, and marks the offset read either way). Faust takes
+  the jump for a compacted range and commits past it; the polls agent must see it.
+- ``fault_unacked``: two messages of a polls partition are processed and their
+  acknowledgements lost (``Consumer.ack``), so that the partition's commits wait on them
+  for good while the messages after them are processed.
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ def install(settings: Settings, app: Any, polls_topic: str) -> None:
     if settings.fault_pause_partitions is not None:
         partitions = [int(p) for p in settings.fault_pause_partitions.split(",")]
         _pause_when_ready(app, polls_topic, partitions)
+    if settings.fault_lose_message is not None:
+        _lose_one_message(app, polls_topic, settings.fault_lose_message)
+    if settings.fault_unacked is not None:
+        _lose_two_acks(app, polls_topic, settings.fault_unacked)
 
 
 def _park_fetch(trigger: Path, app: Any) -> None:
@@ -81,3 +93,54 @@ def _pause_when_ready(app: Any, polls_topic: str, partitions: list[int]) -> None
             app.consumer.pause_partitions({TP(polls_topic, p) for p in chosen})
             paused.update(chosen)
             log.warning("fault: polls partitions %s are no longer fetched", chosen)
+
+
+def _lose_one_message(app: Any, polls_topic: str, partition: int) -> None:
+    deliver = app.topics.on_message  # the consumer's callback, before the consumer exists
+    lost: list[int] = []
+
+    async def on_message(message: Any) -> None:
+        if not lost and _chosen(app, message, polls_topic, partition):
+            lost.append(message.offset)
+            log.warning(
+                "fault: polls:%d offset %d read and never delivered", partition, message.offset
+            )
+            return
+        await deliver(message)
+
+    app.topics.on_message = on_message
+
+
+def _lose_two_acks(app: Any, polls_topic: str, partition: int) -> None:
+    from faust.transport.consumer import Consumer
+
+    ack = Consumer.ack
+    lost: list[int] = []
+
+    def lose(self: Any, message: Any) -> bool:
+        # After a commit of the partition: with none yet, Faust commits past a hole.
+        committed = self._committed_offset.get(message.tp)
+        if len(lost) < 2 and committed and _chosen(app, message, polls_topic, partition):
+            lost.append(message.offset)
+            message.acked = True  # as far as Faust knows; its offset is never recorded
+            log.warning(
+                "fault: the acknowledgement of polls:%d offset %d is lost",
+                partition,
+                message.offset,
+            )
+            return False
+        return ack(self, message)
+
+    Consumer.ack = lose  # type: ignore[method-assign]
+
+
+def _chosen(app: Any, message: Any, polls_topic: str, partition: int) -> bool:
+    """A message of the partition, once the worker is ready and has processed some of it."""
+    from streams.counters import counters
+
+    return bool(
+        message.topic == polls_topic
+        and message.partition == partition
+        and app.tables.recovery.completed.is_set()
+        and counters.next_offsets.get((polls_topic, partition), 0) > 0
+    )

@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     )
     ingest_burst: int = Field(2_000, ge=1, description="requests a token may make at once")
     session_ttl_s: float = Field(12 * 3600.0, gt=0, description="how long a page session lasts")
+    reports_url: str | None = Field(
+        None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="where report files go: s3://bucket/prefix (S3-compatible object "
+        "storage); unset: the reports folder (reports_dir)",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="the S3 endpoint (unset: AWS's, from the region)"
+    )
+    s3_region: str = Field("us-east-1", description="the S3 region")
+    s3_access_key_id: str | None = Field(None, description="the S3 access key id")
+    s3_secret_access_key: SecretStr | None = Field(None, description="the S3 secret key")
+    session_key: SecretStr | None = Field(
+        None,
+        description="the key page sessions are signed with (HMAC-SHA256); give every API "
+        "instance the same one. Unset: a random key per process (one instance only)",
+    )
 
     # -- alerts (docs/semantics.md §7) ------------------------------------------------------
     alert_max_age_s: float = Field(
@@ -152,6 +169,18 @@ class Settings(BaseSettings):
         None,
         pattern=r"^\d+(,\d+)*$",
         description="testing: polls partitions (0,3) this worker stops fetching once ready",
+    )
+    fault_lose_message: int | None = Field(
+        None,
+        ge=0,
+        description="testing: once ready, the worker reads one message of this polls "
+        "partition and never hands it on, as a delivery cancelled by a flow stop is",
+    )
+    fault_unacked: int | None = Field(
+        None,
+        ge=0,
+        description="testing: once ready, two messages of this polls partition are "
+        "processed and their acknowledgements lost, so that its commits wait on them",
     )
 
     def time_bounds(self) -> TimeBounds:

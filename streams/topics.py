@@ -35,6 +35,8 @@ class Topics(NamedTuple):
     dead_letters: TopicSpec
     worker_stats: TopicSpec
     alerts: TopicSpec
+    reports: TopicSpec
+    report_schedule: TopicSpec
     polls_changelog: TopicSpec
     profiles_changelog: TopicSpec
 
@@ -75,6 +77,16 @@ def topics_for(settings: Settings) -> Topics:
         alerts=TopicSpec(
             f"{p}.alerts", n, {"retention.ms": str(7 * DAY_MS)},
             "key store id; value a CloudEvent 1.0 (storemon.store.down, .up, .silent)",
+        ),
+        reports=TopicSpec(
+            f"{p}.reports", 1, compacted,
+            "key report id; value the report's record (status, times, rows, behind, error, "
+            "file), the newest per report; a tombstone when the retention lets it go",
+        ),
+        report_schedule=TopicSpec(
+            f"{p}.report-schedule", 1, {"retention.ms": str(DAY_MS)},
+            "empty: the API instance of the scheduler group that holds its one partition "
+            "takes the scheduled reports",
         ),
         # Faust names its tables' changelogs "<app id>-<table>-changelog".
         polls_changelog=TopicSpec(

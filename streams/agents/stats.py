@@ -48,6 +48,7 @@ async def _publish(ready: bool) -> None:
         messages_rejected=counters.rejected,
         newest_processed_us={str(p): us for p, us in counters.newest_us.items() if p in owned},
         partition_stalls=counters.stalls,
+        messages_skipped=counters.skipped,
         stalled={f"{t}:{p}": round(s, 1) for (t, p), s in watchdog.watch.stalled(time.monotonic())},
         table_keys={
             "stores": sum(len(index.partition(p, time.time()).stores) for p in index.loaded()),

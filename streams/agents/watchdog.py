@@ -1,8 +1,9 @@
 """The progress watchdog: every few seconds, for each source partition this worker owns,
 the newest offset it processed against the log end offset (``streams/core/progress.py``).
 
-A partition with lag and no progress for ``STOREMON_STALL_AFTER_S`` is logged, counted
-(``storemon_partition_stalls_total``) and healed: resumed and sought to the next offset
+A partition with lag and no progress for ``STOREMON_STALL_AFTER_S`` (neither processed
+further nor committed further) is logged, counted (``storemon_partition_stalls_total``)
+and healed: resumed and sought to the lower of its committed offset and the next offset
 to process; then, if it still does not move, the worker leaves the group and joins again;
 then it exits non-zero for its supervisor to start it afresh. A worker that stays
 unready (recovering, rebalancing) for ``STOREMON_RECOVERY_STALL_S`` exits too.
@@ -26,6 +27,7 @@ from aiokafka import TopicPartition
 from streams.app import TOPICS, app, settings
 from streams.core.progress import EXIT, REJOIN, RESUME, Heal, Key, Offsets, ProgressWatch
 from streams.counters import counters
+from streams.engine import rewind
 from streams.lag import LagProbe
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ async def _measure(keys: list[Key]) -> dict[Key, Offsets]:
         done = committed.get(tp)
         floor = max(starts[tp], done.offset if done is not None and done.offset >= 0 else 0)
         counters.floor(key[0], key[1], floor)
-        measured[key] = Offsets(counters.next_offset(key[0], key[1]), ends[tp])
+        measured[key] = Offsets(counters.next_offset(key[0], key[1]), ends[tp], floor)
     return measured
 
 
@@ -76,7 +78,9 @@ async def check_progress() -> None:
         if now - _unready_since >= settings.recovery_stall_s:
             await _exit(f"not ready for {now - _unready_since:.0f} s (recovering or rebalancing)")
         return  # partitions do not move while they recover: not a stall yet
-    _unready_since = None
+    if _unready_since is not None:
+        watch.paused(now - _unready_since)
+        _unready_since = None
     keys = sorted(
         (tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in SOURCES
     )
@@ -93,8 +97,8 @@ async def check_progress() -> None:
 
 async def _take(heal: Heal) -> None:
     where = ", ".join(
-        f"{s.topic}:{s.partition} (processed to offset {s.processed} of {s.end}, "
-        f"{s.stalled_s:.0f} s without progress)"
+        f"{s.topic}:{s.partition} (processed to offset {s.processed}, committed "
+        f"{s.committed}, of {s.end}; {s.stalled_s:.0f} s without progress)"
         for s in heal.stalled
     )
     if heal.step == RESUME:
@@ -111,11 +115,7 @@ async def _take(heal: Heal) -> None:
 async def _resume(heal: Heal) -> None:
     from faust.types import TP
 
-    consumer: Any = app.consumer
-    tps = {TP(s.topic, s.partition): s.processed for s in heal.stalled}
-    consumer.resume_partitions(set(tps))
-    assigned = consumer.assignment()
-    await consumer.seek_wait({tp: offset for tp, offset in tps.items() if tp in assigned})
+    await rewind(app.consumer, {TP(s.topic, s.partition): s.position for s in heal.stalled})
 
 
 async def _rejoin() -> None:

@@ -1,5 +1,11 @@
-"""The progress watchdog's rule: a partition with lag whose processed offset does not move
-is stalled, and the worker heals it by steps, each tried for one more interval.
+"""The progress watchdog's rule: a partition with lag whose position does not move is
+stalled, and the worker heals it by steps, each tried for one more interval.
+
+A partition's position is the lower of the next offset its owner will process and the
+group's committed offset. Both must move: a fetch that stopped stops the first, and a
+commit that waits for an acknowledgement that will never come (a message the engine
+skipped inside a partition it still reads) stops the second while processing goes on.
+Either way the operator's lag (``storemon lag``, from the commits) does not fall.
 
 Pure: the worker's shell feeds it what it measured (its own processed offsets, the log end
 offsets) and carries out the steps it returns. Its cost per check grows with the
@@ -7,8 +13,9 @@ partitions a worker owns, never with the stores.
 
 Steps, for a partition stalled ``stall_after_s`` seconds, then each further interval:
 
-1. ``RESUME``: log and count the stall, resume the partition and seek it to the next
-   offset to process (the engine may have left it paused or its fetch position lost);
+1. ``RESUME``: log and count the stall, resume the partition and seek it to its position
+   (the engine may have left it paused, lost its fetch position, or skipped a message its
+   commits wait for; what is read again is applied idempotently);
 2. ``REJOIN``: leave the consumer group cleanly and join again (a new assignment);
 3. ``EXIT``: exit non-zero, so that the worker's supervisor starts it afresh.
 
@@ -37,11 +44,19 @@ class Offsets(NamedTuple):
     committed offset when this worker has processed none of it yet)."""
     end: int
     """The log end offset."""
+    committed: int | None = None
+    """The group's committed offset (not below the log start); None: not known, taken as
+    ``processed``."""
+
+    @property
+    def position(self) -> int:
+        """Where the partition is: everything before it is processed and committed."""
+        return self.processed if self.committed is None else min(self.processed, self.committed)
 
     @property
     def lag(self) -> int:
-        """Messages written and not yet processed."""
-        return max(0, self.end - self.processed)
+        """Messages written and not yet both processed and committed."""
+        return max(0, self.end - self.position)
 
 
 class Stalled(NamedTuple):
@@ -56,7 +71,14 @@ class Stalled(NamedTuple):
     end: int
     """The log end offset."""
     stalled_s: float
-    """How long its processed offset has not moved while it had lag."""
+    """How long its position has not moved while it had lag."""
+    committed: int | None = None
+    """The group's committed offset, if known."""
+
+    @property
+    def position(self) -> int:
+        """Where the partition is sought back to when it is resumed."""
+        return self.processed if self.committed is None else min(self.processed, self.committed)
 
 
 class Heal(NamedTuple):
@@ -70,7 +92,7 @@ class Heal(NamedTuple):
 
 @dataclass
 class _Track:
-    processed: int
+    position: int
     since: float
     """When the partition last moved or had no lag."""
     step: int = 0
@@ -96,17 +118,30 @@ class ProgressWatch:
         due: dict[int, list[Stalled]] = {}
         for key, offsets in measured.items():
             track = self._tracks.get(key)
-            if track is None or offsets.lag == 0 or offsets.processed > track.processed:
-                self._tracks[key] = _Track(offsets.processed, now)
+            if track is None or offsets.lag == 0 or offsets.position > track.position:
+                self._tracks[key] = _Track(offsets.position, now)
                 continue
-            track.processed = max(track.processed, offsets.processed)
             stalled_s = now - track.since
             if track.step < len(STEPS) and stalled_s >= self.stall_after_s * (track.step + 1):
                 due.setdefault(track.step, []).append(
-                    Stalled(key[0], key[1], offsets.processed, offsets.end, stalled_s)
+                    Stalled(
+                        key[0],
+                        key[1],
+                        offsets.processed,
+                        offsets.end,
+                        stalled_s,
+                        offsets.committed,
+                    )
                 )
                 track.step += 1
         return [Heal(STEPS[step], due[step]) for step in sorted(due)]
+
+    def paused(self, seconds: float) -> None:
+        """The worker was not ready (recovering, rebalancing) for ``seconds``: partitions do
+        not move then, so that time is not counted as stalled. The steps taken are kept,
+        so a stall that a rejoin did not heal goes on to the next step."""
+        for track in self._tracks.values():
+            track.since += seconds
 
     def stalled(self, now: float) -> list[tuple[Key, float]]:
         """Partitions stalled now (at least one step taken), with for how long."""
@@ -119,3 +154,35 @@ def behind(ends: Mapping[str, int], processed: Mapping[str, int] | None) -> int:
     process; None when the owner did not say, which counts as nothing processed)."""
     done = processed or {}
     return sum(max(0, end - done.get(topic, 0)) for topic, end in ends.items())
+
+
+@dataclass
+class Continuity:
+    """Per partition of a topic whose offsets have no holes (not compacted, not
+    transactional), the next offset expected. A message past it means the engine skipped
+    the ones between: Faust takes an offset jump for compaction and commits past it, so
+    nothing else would notice them lost.
+
+    After a jump backwards (a seek, a new assignment) the count starts again from there.
+    A skipped range is asked back once; if the same range is skipped again (the log no
+    longer holds it: retention), it is let go.
+    """
+
+    _next: dict[int, int] = field(default_factory=dict)
+    _asked: dict[int, int] = field(default_factory=dict)
+
+    def see(self, partition: int, offset: int) -> int | None:
+        """A message at ``offset`` of ``partition``; the offset to read again from when
+        messages before it were skipped, else None."""
+        expected = self._next.get(partition)
+        self._next[partition] = offset + 1
+        if expected is None or offset <= expected:
+            return None
+        if self._asked.get(partition) == expected:
+            return None
+        self._asked[partition] = expected
+        return expected
+
+    def forget(self) -> None:
+        """Partitions move (a rebalance): what comes next starts afresh."""
+        self._next.clear()

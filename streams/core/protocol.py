@@ -115,6 +115,8 @@ class WorkerStats(_Message):
     """Counts of what the worker holds (stores, timelines, their bytes)."""
     partition_stalls: int = Field(0, ge=0)
     """Partitions the progress watchdog found stalled since the worker started."""
+    messages_skipped: int = Field(0, ge=0)
+    """Polls messages the engine skipped (an offset jump) and the worker read again."""
     stalled: dict[Annotated[str, StringConstraints(max_length=260)], float] = {}
     """Partitions stalled now (``topic:partition``), with for how many seconds."""
 

@@ -156,7 +156,7 @@ def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Pat
     stack.wait_worker_ready("worker-1")
     replay = stack.start(
         "replay", "replay", "--status", str(scenario["status"]), "--hours", str(scenario["hours"]),
-        "--timezones", str(scenario["timezones"]), "--rate", "1000",
+        "--timezones", str(scenario["timezones"]), "--rate", "500",
     )  # fmt: skip
     # Kill it once it has committed some polls, while the replay still sends.
     polls = f"{stack.settings.topic_prefix}.polls"

@@ -78,7 +78,7 @@ def test_a_partition_that_stops_being_fetched_is_reported_and_healed(
     # ... healed by the worker's watchdog (resume and seek), counted, and ready again.
     stack.wait_caught_up(timeout_s=120)
     assert "stalled partitions: " in stack.log("worker-1")
-    assert "polls:1 (processed to offset 0 of" in stack.log("worker-1")
+    assert "polls:1 (processed to offset 0, committed 0, of" in stack.log("worker-1")
     assert wait_until(lambda: _stalls(url) >= 1, 30)
     wait_until(lambda: _readyz(url)[0] == 200, 60, why=lambda: str(_readyz(url)))
     report_id, text, _ = take_report_at(url, consistent="true")
@@ -88,6 +88,42 @@ def test_a_partition_that_stops_being_fetched_is_reported_and_healed(
     assert record["consistent"] is True
     assert record["behind_total"] == 0
     assert set(record["behind"]) == {str(p) for p in range(8)}
+    assert stack.processes["worker-1"].poll() is None  # healed in place, not restarted
+
+
+def test_messages_skipped_or_never_acknowledged_are_read_again(
+    stack: Stack, scenario: dict[str, Path]
+) -> None:
+    # Two faults of the engine, brought about once the worker has processed some polls:
+    # - partition 2: one message read and never handed on. Faust takes the offset jump for
+    #   compaction and commits past it; only the polls agent's offset check sees it.
+    # - partition 5: two messages processed whose acknowledgements are lost. Processing
+    #   goes on to the log end, the commits wait at the hole; only the committed offsets
+    #   show it, and the watchdog heals it.
+    stack.settings = stack.settings.model_copy(
+        update={"fault_lose_message": 2, "fault_unacked": 5, "stall_after_s": 15.0}
+    )
+    stack.worker("worker-1")
+    url = stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    stack.replay(scenario, "--rate", "20000")
+    stack.wait_for_log("worker-1", "fault: polls:2 offset", 60)
+    stack.wait_for_log("worker-1", "fault: the acknowledgement of polls:5", 60)
+    stack.wait_caught_up(timeout_s=120)
+    assert_same_report(stack.report(), offline_csv(scenario))  # nothing lost
+    log = stack.log("worker-1")
+    lost = int(re.search(r"fault: polls:2 offset (\d+) read and never delivered", log)[1])  # type: ignore[index]
+    assert (
+        f"polls:2: offsets {lost} to {lost} were skipped by the engine; reading them again" in log
+    )
+    unacked = [int(o) for o in re.findall(r"acknowledgement of polls:5 offset (\d+) is lost", log)]
+    stalled = re.search(r"polls:5 \(processed to offset (\d+), committed (\d+), of (\d+)", log)
+    assert stalled, log[-3000:]
+    processed, committed, end = (int(g) for g in stalled.groups())
+    assert committed == unacked[0] < processed <= end  # processed past the hole, committed to it
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    assert wait_until(lambda: _stalls(url) >= 1, 30)
+    assert "storemon_messages_skipped_total" in metrics
     assert stack.processes["worker-1"].poll() is None  # healed in place, not restarted
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.core.progress import EXIT, REJOIN, RESUME, Offsets, ProgressWatch, behind
+from streams.core.progress import EXIT, REJOIN, RESUME, Continuity, Offsets, ProgressWatch, behind
 
 P1 = ("storemon.polls", 1)
 P3 = ("storemon.polls", 3)
@@ -32,6 +32,7 @@ def test_the_stall_is_logged_with_its_offsets_and_duration() -> None:
     assert heal.step == RESUME
     assert heal.stalled[0]._asdict() == {
         "topic": P1[0], "partition": 1, "processed": 7, "end": 23, "stalled_s": 12.5,
+        "committed": None,
     }  # fmt: skip
 
 
@@ -96,3 +97,63 @@ def test_behind_counts_what_was_written_before_the_trigger_and_not_processed() -
     assert behind(ends, {"polls": 0}) == 127  # a topic it did not name: nothing processed
     assert behind(ends, None) == 127
     assert behind({}, {"polls": 3}) == 0
+
+
+def test_a_partition_processed_past_a_hole_its_commits_wait_on_is_stalled() -> None:
+    # processing moves to the log end, the committed offset stays at the hole
+    watch = ProgressWatch(stall_after_s=10)
+    timeline = [
+        (t, {P1: Offsets(processed=100 + t, end=200 + t, committed=40)}) for t in range(0, 25)
+    ]
+    steps = _run(watch, timeline)
+    assert steps == [(10, RESUME, [P1]), (20, REJOIN, [P1])]
+    [(key, _)] = watch.stalled(24)
+    assert key == P1
+
+
+def test_commits_that_follow_processing_are_progress() -> None:
+    # the commit trails processing by a second or two, as it does every commit interval
+    watch = ProgressWatch(stall_after_s=10)
+    timeline = [
+        (t, {P1: Offsets(processed=10 * t, end=5_000, committed=10 * (t - 2))})
+        for t in range(2, 300)
+    ]
+    assert _run(watch, timeline) == []
+
+
+def test_the_heal_seeks_to_the_lower_of_processed_and_committed() -> None:
+    watch = ProgressWatch(stall_after_s=10)
+    watch.check(0, {P1: Offsets(90, 100, committed=40)})
+    [heal] = watch.check(10, {P1: Offsets(100, 100, committed=40)})
+    assert heal.stalled[0].position == 40
+    assert Offsets(7, 9).position == 7  # commit not known: processed alone
+    assert Offsets(100, 100, committed=40).lag == 60
+
+
+def test_time_not_ready_is_not_stalled_time_but_steps_are_kept() -> None:
+    watch = ProgressWatch(stall_after_s=10)
+    stuck = {P1: Offsets(5, 9)}
+    assert [h.step for h in watch.check(0, stuck) + watch.check(10, stuck)] == [RESUME]
+    watch.paused(30)  # a rejoin's recovery took 30 s (from 10 to 40)
+    assert watch.check(41, stuck) == []  # 11 s of stall, not 41
+    assert [h.step for h in watch.check(50, stuck)] == [REJOIN]
+
+
+def test_continuity_finds_a_skipped_range_and_asks_for_it_once() -> None:
+    seen = Continuity()
+    assert [seen.see(2, o) for o in (10, 11, 12)] == [None, None, None]
+    assert seen.see(2, 15) == 13  # 13 and 14 skipped: read again from 13
+    assert seen.see(2, 16) is None
+    assert [seen.see(2, o) for o in (13, 14, 15, 16, 17)] == [None] * 5  # read again
+    assert seen.see(2, 19) == 18  # a new hole
+    assert [seen.see(2, o) for o in (18, 19, 20)] == [None] * 3
+    assert seen.see(2, 30) == 21
+    assert seen.see(2, 30) is None  # the same hole again (gone from the log): let go
+    assert seen.see(5, 7) is None  # partitions are counted apart
+
+
+def test_continuity_starts_afresh_after_a_rebalance() -> None:
+    seen = Continuity()
+    seen.see(1, 3)
+    seen.forget()
+    assert seen.see(1, 900) is None  # another owner processed 4..899 meanwhile
