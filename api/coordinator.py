@@ -85,7 +85,8 @@ class Coordinator:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._waiting: dict[str, asyncio.Queue[ReportPart]] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        """This instance's running reports, by id."""
         self.unreadable_parts = 0
         """Messages on the report-parts topic that were not report parts (skipped)."""
         self.on_connected: Callable[[], None] = lambda: None
@@ -132,11 +133,16 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Cancel the running reports (they are marked failed)."""
-        for task in list(self._running):
+        for task in list(self._running.values()):
             task.cancel()
-        for task in list(self._running):
+        for task in list(self._running.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @property
+    def mine(self) -> set[str]:
+        """Ids of the reports this instance runs now."""
+        return set(self._running)
 
     async def _read_parts(self, consumer: AIOKafkaConsumer) -> None:
         async for message in consumer:
@@ -205,17 +211,21 @@ class Coordinator:
         except BaseException:
             self._waiting.pop(report_id, None)
             raise
-        record = self.store.create(
-            report_id,
-            as_of=format_timestamp(as_of_us) if as_of_us is not None else None,
-            store_id=store_id,
-            scheduled=scheduled,
-            consistent=consistent,
-            ends={str(p): by_topic for p, by_topic in ends.items()},
-        )
+        try:
+            record = await self.store.create(
+                report_id,
+                as_of=format_timestamp(as_of_us) if as_of_us is not None else None,
+                store_id=store_id,
+                scheduled=scheduled,
+                consistent=consistent,
+                ends={str(p): by_topic for p, by_topic in ends.items()},
+            )
+        except BaseException:
+            self._waiting.pop(report_id, None)
+            raise
         task = asyncio.create_task(self._run(report_id, as_of_us, store_id, ends, consistent))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._running[report_id] = task
+        task.add_done_callback(lambda _: self._running.pop(report_id, None))
         return record
 
     async def store_view(self, store_id: str) -> tuple[ReportPart, int | None]:
@@ -345,7 +355,7 @@ class Coordinator:
                         rows.extend(part.rows)
                 timings["rows_s"] = round(time.perf_counter() - started - sum(timings.values()), 4)
             rows.sort(key=lambda fields: fields[0])
-            self.store.complete(
+            await self.store.complete(
                 report_id,
                 rows,
                 report_time=format_timestamp(n_us) if n_us is not None else None,
@@ -354,17 +364,21 @@ class Coordinator:
                 **_behind_fields(lags),
             )
         except PartitionsBehindError as exc:
-            self.store.update(report_id, **_behind_fields({**lags, **exc.lagging}))
-            self.store.fail(report_id, str(exc))
+            await self.store.update(report_id, **_behind_fields({**lags, **exc.lagging}))
+            await self.store.fail(report_id, str(exc))
         except (PartitionsSilentError, KafkaUnavailableError) as exc:
-            self.store.update(report_id, **_behind_fields(lags))
-            self.store.fail(report_id, str(exc))
+            await self.store.update(report_id, **_behind_fields(lags))
+            await self.store.fail(report_id, str(exc))
         except asyncio.CancelledError:
-            self.store.fail(report_id, "the API stopped while this report ran; trigger it again")
+            with contextlib.suppress(Exception):  # Kafka gone too: the survivors sweep it
+                await self.store.fail(
+                    report_id, "the API stopped while this report ran; trigger it again"
+                )
             raise
         except Exception as exc:
             log.exception("report %s failed", report_id)
-            self.store.fail(report_id, f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
+                await self.store.fail(report_id, f"{type(exc).__name__}: {exc}")
         finally:
             self._waiting.pop(report_id, None)
             if self.on_done is not None:

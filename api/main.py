@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import errors
 from api.alerts import AlertDelivery, AlertFeed
-from api.coordinator import Coordinator, KafkaUnavailableError
+from api.coordinator import Coordinator
 from api.errors import SafeJSONResponse
 from api.limits import BodyLimits
 from api.metrics import ApiMetrics
 from api.monitor import Monitor
+from api.reportfiles import ReportFiles, describe, report_files
+from api.reportlog import ReportLog
 from api.reportstore import ReportStore
 from api.routes import alerts, ingest, ops, page, reports, session, stores
+from api.scheduler import Scheduler, keep
 from api.schemas import extend_openapi, publish_error_model
 from api.security import Access, BindError, check_bind
 from api.tasks import Tasks
@@ -27,16 +30,12 @@ from streams.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-async def _schedule(coordinator: Coordinator, every_s: float) -> None:
-    """Take a report every ``every_s`` seconds (STOREMON_REPORT_EVERY_S)."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            record = await coordinator.trigger(None, None, scheduled=True)
-        except KafkaUnavailableError as exc:
-            log.warning("scheduled report skipped: %s", exc)
-            continue
-        log.info("scheduled report %s", record["report_id"])
+async def _files(files: ReportFiles, up: Callable[[], None]) -> None:
+    """Connect to the report files' store (supervised: tried again until it answers)."""
+    await files.stop()
+    await files.start()
+    up()
+    await asyncio.Event().wait()  # up for good; stopped with the API
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,15 +46,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = ReportStore(settings.reports_dir, settings.report_retention)
-        abandoned = store.fail_abandoned()
-        if abandoned:
-            log.warning("marked %d reports left running by a previous API as failed", abandoned)
+        files = report_files(settings)
+        store = ReportStore(files, settings.report_retention)
+        log.info("API instance %s; report files in %s", store.owner, describe(settings))
+        records = ReportLog(settings, store)
+        store.publish, store.sync = records.put, records.sync
         coordinator = Coordinator(
             settings, store, lambda status, s: metrics.reports.labels(status).observe(s)
         )
         monitor = Monitor(settings)
         tasks = Tasks()
+        reach = tasks.start("report-files", lambda: _files(files, reach.running))
+        records.on_connected = tasks.start("report-records", records.run).running
+        tasks.start("report-keeper", lambda: keep(store, coordinator, settings)).running()
         kafka = tasks.start("report-coordinator", coordinator.run)
         coordinator.on_connected = kafka.running
         watch = tasks.start("monitor", monitor.run)
@@ -65,21 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if delivery.wanted:
             delivery.on_connected = tasks.start("alert-delivery", delivery.run).running
         if settings.report_every_s:
-            tasks.start(
-                "scheduled-reports", lambda: _schedule(coordinator, settings.report_every_s or 0)
-            ).running()
+            scheduler = Scheduler(settings, coordinator, store)
+            scheduler.on_connected = tasks.start("scheduled-reports", scheduler.run).running
         metrics.registry.register(monitor)
         metrics.registry.register(feed)
         metrics.watch_tasks(tasks, lambda: coordinator.unreadable_parts)
         app.state.store, app.state.coordinator, app.state.monitor = store, coordinator, monitor
         app.state.metrics, app.state.tasks, app.state.alerts = metrics, tasks, feed
+        app.state.files = files
         try:
             yield
         finally:
             metrics.registry.unregister(monitor)
             metrics.registry.unregister(feed)
+            await coordinator.stop()  # its running reports are marked failed, then
             await tasks.stop()
-            await coordinator.stop()
+            await files.stop()
 
     app = FastAPI(
         title="storemon",
@@ -108,5 +112,9 @@ def run(port: int, host: str = "127.0.0.1") -> int:
     except BindError as exc:
         print(f"storemon api: {exc}", file=sys.stderr)
         return 2
+    # The app's own records (which instance this is, reports scheduled or failed) beside
+    # uvicorn's; the Kafka client's chatter only from warnings up.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     return 0

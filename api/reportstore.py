@@ -1,28 +1,42 @@
-"""Reports on disk: ``<id>.json`` holds the status and timings, ``<id>.csv`` the report.
+"""Report records, shared by every API instance: each record (status, times, options,
+rows, timings, how far behind each partition was, the error, where its file is) is
+written to the compacted topic ``storemon.reports`` keyed by report id, and every
+instance keeps an index of them in memory, read from that topic at start-up and kept
+current (``api/reportlog.py``). The files themselves are in a store every instance
+reaches (``api/reportfiles.py``).
 
-An index of the records is kept in memory (read once at start-up); reports past the
-retention (``STOREMON_REPORT_RETENTION``: a count, an age, or both) are deleted whenever a
-new one is created, so the folder, the index and every listing stay bounded.
+The index is bounded by the report retention (``STOREMON_REPORT_RETENTION``: a count, an
+age, or both): whenever an instance creates a report, the reports past it are let go,
+their files deleted and a tombstone written, so every instance's index shrinks with it.
+
+No report is orphaned: the instance that triggers a report coordinates it and keeps its
+record's ``alive_at`` fresh (every ``HEARTBEAT_S``) while it runs. Every instance looks
+at the running reports it knows; one whose owner has not been heard from for
+``orphan_after_s`` is marked failed, with a reason that says to trigger it again. An
+instance starting up never fails another live instance's reports: those stay fresh.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import secrets
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
-from streams.core.report import write_csv
+from api.reportfiles import ReportFiles
 
 RUNNING, COMPLETE, FAILED = "Running", "Complete", "Failed"
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+HEARTBEAT_S = 2.0
+"""How often an instance says that its running reports are still running."""
 log = logging.getLogger(__name__)
+
+Publish = Callable[[str, dict[str, Any] | None], Awaitable[None]]
+"""Writes a record (or a tombstone, None) to the reports topic; raises when Kafka does
+not take it."""
 
 
 class Retention(NamedTuple):
@@ -52,21 +66,38 @@ class Retention(NamedTuple):
         return cls(count, age)
 
 
-class ReportStore:
-    """A folder of reports; every write is atomic (write a temporary file, then rename)."""
+async def _nowhere(_report_id: str, _record: dict[str, Any] | None) -> None:
+    """No reports topic (a store of one process, in tests)."""
 
-    def __init__(self, folder: Path, retention: str = "1000,30d") -> None:
-        self.folder = folder
+
+async def _in_step() -> None:
+    """No reports topic: the index is always current."""
+
+
+class ReportStore:
+    """The index of report records, and the one way to change them."""
+
+    def __init__(
+        self,
+        files: ReportFiles,
+        retention: str = "1000,30d",
+        publish: Publish = _nowhere,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.files = files
         self.retention = Retention.parse(retention)
-        folder.mkdir(parents=True, exist_ok=True)
+        self.publish = publish
+        self.sync: Callable[[], Awaitable[None]] = _in_step
+        """Waits until the index holds every record written so far (any instance's)."""
+        self.owner = owner or secrets.token_hex(6)
+        """This instance, as the records it coordinates name it."""
+        self.clock = clock
         self._records: dict[str, dict[str, Any]] = {}
-        for path in folder.glob("*.json"):
-            try:
-                record = json.loads(path.read_bytes())
-                self._records[record["report_id"]] = record
-            except (OSError, ValueError, KeyError, TypeError):
-                log.warning("unreadable report record %s: skipped", path)
-        self.prune()
+        self.running: set[str] = set()
+        """Ids of the running reports (of any instance)."""
+        self.last_scheduled_at: float | None = None
+        """When the newest scheduled report was requested, by any instance."""
 
     @staticmethod
     def new_id() -> str:
@@ -78,28 +109,31 @@ class ReportStore:
         """Whether ``report_id`` has the form of an id (and so is safe as a file name)."""
         return bool(_ID.match(report_id))
 
-    def _write(self, path: Path, data: bytes) -> None:
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    # -- the index ------------------------------------------------------------------------
 
-    def _meta_path(self, report_id: str) -> Path:
-        return self.folder / f"{report_id}.json"
+    def apply(self, report_id: str, record: dict[str, Any] | None) -> None:
+        """A record read from the reports topic (None: a tombstone). A newer version
+        already here (this instance's own write, read back later) is kept."""
+        if record is None:
+            self._records.pop(report_id, None)
+            self.running.discard(report_id)
+            return
+        here = self._records.get(report_id)
+        if here is not None and int(here.get("version", 0)) > int(record.get("version", 0)):
+            return
+        self._index(record)
+        self._bound()
 
-    def csv_path(self, report_id: str) -> Path:
-        """Where the report's CSV is (once complete)."""
-        return self.folder / f"{report_id}.csv"
-
-    def create(self, report_id: str, **meta: Any) -> dict[str, Any]:
-        """Record a new running report (and let go of those past the retention)."""
-        record = {"report_id": report_id, "status": RUNNING, "requested_at": time.time(), **meta}
-        self._save(record)
-        self.prune()
-        return record
-
-    def _save(self, record: dict[str, Any]) -> None:
-        self._records[record["report_id"]] = record
-        self._write(self._meta_path(record["report_id"]), json.dumps(record).encode())
+    def _index(self, record: dict[str, Any]) -> None:
+        report_id = record["report_id"]
+        self._records[report_id] = record
+        if record.get("status") == RUNNING:
+            self.running.add(report_id)
+        else:
+            self.running.discard(report_id)
+        if record.get("scheduled"):
+            at = float(record.get("requested_at", 0))
+            self.last_scheduled_at = max(self.last_scheduled_at or at, at)
 
     def get(self, report_id: str) -> dict[str, Any] | None:
         """The report's record, or None when there is no such report."""
@@ -107,28 +141,14 @@ class ReportStore:
             return None
         return self._records.get(report_id)
 
-    def update(self, report_id: str, **changes: Any) -> dict[str, Any]:
-        """Change fields of a report's record."""
-        record = dict(self._records.get(report_id) or {"report_id": report_id})
-        record.update(changes)
-        self._save(record)
+    async def find(self, report_id: str) -> dict[str, Any] | None:
+        """The report's record; when it is not known here yet, once the index has caught
+        up with the reports topic (another instance may have triggered it just now)."""
+        record = self.get(report_id)
+        if record is None and self.valid_id(report_id):
+            await self.sync()
+            record = self.get(report_id)
         return record
-
-    def complete(
-        self, report_id: str, rows: Sequence[Sequence[str]], **meta: Any
-    ) -> dict[str, Any]:
-        """Write the CSV (the ``csv`` module, to a temporary file renamed into place), then
-        mark the report complete with its row count."""
-        path = self.csv_path(report_id)
-        tmp = path.with_suffix(f".csv.{os.getpid()}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as out:
-            count = write_csv(out, rows)
-        tmp.replace(path)
-        return self.update(report_id, status=COMPLETE, csv_path=str(path), rows=count, **meta)
-
-    def fail(self, report_id: str, error: str) -> dict[str, Any]:
-        """Mark the report failed, with a message a person can act on."""
-        return self.update(report_id, status=FAILED, error=error)
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The newest reports first."""
@@ -138,30 +158,104 @@ class ReportStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def prune(self) -> int:
-        """Delete the reports past the retention (never a running one); how many went."""
+    def _past_retention(self) -> list[str]:
+        """Ids of the reports past the retention (never a running one)."""
         ordered = self.recent(limit=len(self._records))
         count, age = self.retention.max_count, self.retention.max_age_s
-        cutoff = time.time() - age if age is not None else None
-        gone = 0
+        cutoff = self.clock() - age if age is not None else None
+        gone = []
         for i, record in enumerate(ordered):
             too_many = count is not None and i >= count
             too_old = cutoff is not None and float(record.get("requested_at", 0)) < cutoff
             if (too_many or too_old) and record.get("status") != RUNNING:
-                report_id = record["report_id"]
-                self._records.pop(report_id, None)
-                for path in (self._meta_path(report_id), self.csv_path(report_id)):
-                    path.unlink(missing_ok=True)
-                gone += 1
+                gone.append(record["report_id"])
         return gone
 
-    def fail_abandoned(self) -> int:
-        """Mark reports left running by a stopped API as failed; returns how many."""
-        count = 0
-        for record in list(self._records.values()):
-            if record.get("status") == RUNNING:
-                self.fail(
-                    record["report_id"], "the API stopped while this report ran; trigger it again"
-                )
-                count += 1
-        return count
+    def _bound(self) -> None:
+        """Keep the index within the retention (as read; tombstones come from whoever
+        creates reports), with some slack so that it is not sorted at every record."""
+        count = self.retention.max_count
+        if count is not None and len(self._records) > count + max(16, count // 10):
+            for report_id in self._past_retention():
+                self._records.pop(report_id, None)
+
+    # -- changes, written to the topic ----------------------------------------------------
+
+    async def _save(self, record: dict[str, Any]) -> dict[str, Any]:
+        record["version"] = time.time_ns()
+        self._index(record)
+        await self.publish(record["report_id"], record)
+        return record
+
+    async def create(self, report_id: str, **meta: Any) -> dict[str, Any]:
+        """Record a new running report, coordinated here (and let go of those past the
+        retention)."""
+        now = self.clock()
+        record = {
+            "report_id": report_id, "status": RUNNING, "requested_at": now,
+            "owner": self.owner, "alive_at": now, **meta,
+        }  # fmt: skip
+        await self._save(record)
+        await self.prune()
+        return record
+
+    async def update(self, report_id: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of a report's record."""
+        record = dict(self._records.get(report_id) or {"report_id": report_id})
+        record.update(changes)
+        return await self._save(record)
+
+    async def complete(
+        self, report_id: str, rows: Sequence[Sequence[str]], **meta: Any
+    ) -> dict[str, Any]:
+        """Write the CSV to the file store, then mark the report complete with its row
+        count and where its file is."""
+        location, count = await self.files.write(report_id, rows)
+        return await self.update(report_id, status=COMPLETE, csv_path=location, rows=count, **meta)
+
+    async def fail(self, report_id: str, error: str) -> dict[str, Any]:
+        """Mark the report failed, with a message a person can act on."""
+        return await self.update(report_id, status=FAILED, error=error)
+
+    async def prune(self) -> int:
+        """Let go of the reports past the retention: file, tombstone; how many went."""
+        gone = self._past_retention()
+        for report_id in gone:
+            self._records.pop(report_id, None)
+            try:
+                await self.files.delete(report_id)
+            except Exception as exc:  # a file left behind is not worth failing a report for
+                log.warning("report %s: its file was not deleted: %s", report_id, exc)
+            await self.publish(report_id, None)
+        return len(gone)
+
+    # -- liveness -------------------------------------------------------------------------
+
+    async def heartbeat(self, mine: set[str]) -> None:
+        """Say that this instance's running reports ``mine`` still run."""
+        now = self.clock()
+        for report_id in sorted(mine & self.running):
+            await self.update(report_id, alive_at=now)
+
+    def orphans(self, orphan_after_s: float) -> list[str]:
+        """Running reports of other instances not heard from for ``orphan_after_s``."""
+        cutoff = self.clock() - orphan_after_s
+        return sorted(
+            report_id
+            for report_id in self.running
+            if (r := self._records.get(report_id)) is not None
+            and r.get("owner") != self.owner
+            and float(r.get("alive_at", r.get("requested_at", 0))) < cutoff
+        )
+
+    async def fail_orphans(self, orphan_after_s: float) -> list[str]:
+        """Mark the orphans failed; their ids."""
+        gone = self.orphans(orphan_after_s)
+        for report_id in gone:
+            owner = self._records[report_id].get("owner", "?")
+            await self.fail(
+                report_id,
+                f"the API instance that ran this report ({owner}) stopped before it was "
+                f"done (not heard from for {orphan_after_s:.0f} s); trigger it again",
+            )
+        return gone

@@ -170,6 +170,9 @@ class ReportSummary(BaseModel):
     )
     behind_total: int | None = Field(description="the sum of ``behind`` (0: nothing behind)")
     error: str | None
+    owner: str | None = Field(
+        None, description="the API instance that coordinates (or coordinated) it"
+    )
     url: str
 
 

@@ -8,10 +8,12 @@ honoured on GET requests only, so no cross-site request can change anything.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +23,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from api.errors import ApiError
 from api.ratelimit import Buckets, retry_after
-from api.tokens import ANONYMOUS, INGEST, METRICS, REPORT, Principal, Tokens, digest
+from api.tokens import ANONYMOUS, INGEST, METRICS, REPORT, Principal, Tokens
 from streams.settings import Settings
 
 COOKIE = "storemon_session"
@@ -53,39 +55,38 @@ def check_bind(host: str, auth_file: Path | None) -> None:
 
 
 class Sessions:
-    """Page sessions: a random id in an HttpOnly cookie, mapped to its token's hash (so a
-    revoked token ends its sessions); bounded in number and in time."""
+    """Page sessions, signed so that any API instance with the same key verifies them: the
+    cookie holds the token's hash and the expiry, with an HMAC-SHA256 of both
+    (``STOREMON_SESSION_KEY``). Nothing is kept per session, so there is nothing to share
+    between instances and nothing to bound; a revoked token ends its sessions, since the
+    hash must still name a token of the token file. Signing out clears the cookie; a copy
+    of it stays valid until it expires unless its token is revoked (or the key changed)."""
 
     def __init__(
-        self, ttl_s: float, limit: int = MAX_SESSIONS, clock: Callable[[], float] = time.monotonic
+        self, ttl_s: float, key: bytes | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.ttl_s = ttl_s
-        self.limit = limit
         self.clock = clock
-        self._open: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._key = key if key else secrets.token_bytes(32)
+
+    def _sign(self, payload: str) -> str:
+        mac = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def open(self, token_sha256: str) -> str:
-        """A new session of the token; returns its id (the cookie's value)."""
-        session = secrets.token_urlsafe(32)
-        self._open[digest(session)] = (token_sha256, self.clock() + self.ttl_s)
-        while len(self._open) > self.limit:
-            self._open.popitem(last=False)
-        return session
+        """A new session of the token; returns the cookie's value."""
+        payload = f"{token_sha256}.{int(self.clock() + self.ttl_s)}"
+        return f"{payload}.{self._sign(payload)}"
 
     def token_of(self, session: str) -> str | None:
-        """The hash of the session's token, or None when it is unknown or has expired."""
-        key = digest(session)
-        found = self._open.get(key)
-        if found is None:
+        """The hash of the session's token, or None when it is forged or has expired."""
+        payload, _, mac = session.rpartition(".")
+        sha, _, expiry = payload.partition(".")
+        if not (sha and expiry.isdigit()) or not hmac.compare_digest(mac, self._sign(payload)):
             return None
-        if found[1] < self.clock():
-            del self._open[key]
+        if int(expiry) < self.clock():
             return None
-        return found[0]
-
-    def close(self, session: str) -> None:
-        """End a session."""
-        self._open.pop(digest(session), None)
+        return sha
 
 
 class Access:
@@ -93,7 +94,8 @@ class Access:
 
     def __init__(self, settings: Settings) -> None:
         self.tokens = Tokens(settings.auth_file) if settings.auth_file is not None else None
-        self.sessions = Sessions(settings.session_ttl_s)
+        key = settings.session_key.get_secret_value().encode() if settings.session_key else None
+        self.sessions = Sessions(settings.session_ttl_s, key)
         self.buckets = Buckets(settings.ingest_rate_per_s, settings.ingest_burst)
 
     def principal(self, request: Request) -> Principal:

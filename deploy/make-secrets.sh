@@ -30,6 +30,7 @@ STOREMON_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT
 STOREMON_KAFKA_SASL_MECHANISM=PLAIN
 STOREMON_KAFKA_SASL_USERNAME=storemon
 STOREMON_KAFKA_SASL_PASSWORD=$client
+STOREMON_SESSION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ENV
 storemon=../.venv/bin/storemon
 "$storemon" token create --file "$out/tokens.json" --name prometheus --scopes metrics | tail -n 1 > "$out/prometheus-token"

@@ -91,10 +91,11 @@ class Supervisor:
         """Wait until the worker has recovered its tables and consumes."""
         self.wait_for_log(name, "Worker ready", timeout_s)
 
-    def api(self, port: int | None = None, timeout_s: float = 60.0) -> str:
-        """Start the API on ``port`` (any free one by default); return its URL once it answers."""
+    def api(self, port: int | None = None, timeout_s: float = 60.0, name: str = "api") -> str:
+        """Start an API instance (``name``) on ``port`` (any free one by default); return
+        its URL once it answers."""
         port = port or free_port()
-        self.start("api", "api", "--port", str(port))
+        self.start(name, "api", "--port", str(port))
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -103,11 +104,11 @@ class Supervisor:
                     return url
             except httpx.TransportError:
                 pass
-            if self.processes["api"].poll() is not None:
-                raise RuntimeError(f"the API exited; its log ends:\n{self.log('api')[-3000:]}")
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"the API exited; its log ends:\n{self.log(name)[-3000:]}")
             time.sleep(0.3)
         raise RuntimeError(
-            f"the API did not answer in {timeout_s:.0f} s; see {self.log_path('api')}"
+            f"the API did not answer in {timeout_s:.0f} s; see {self.log_path(name)}"
         )
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:

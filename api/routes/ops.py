@@ -74,6 +74,7 @@ async def reports(
                 "behind": r.get("behind"),
                 "behind_total": r.get("behind_total"),
                 "error": r.get("error"),
+                "owner": r.get("owner"),
                 "url": f"/get_report?report_id={r['report_id']}",
             }
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep, StoreIdDep
@@ -153,9 +153,10 @@ REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
 """What asking for a report answers, whichever form asks."""
 
 
-def _report(store: ReportStore, report_id: str) -> Response:
-    """The report's status, or its CSV once complete; 404 when there is no such report."""
-    record: dict[str, Any] | None = store.get(report_id)
+async def _report(store: ReportStore, report_id: str) -> Response:
+    """The report's status, or its CSV once complete (streamed from the file store, never
+    read whole); 404 when there is no such report."""
+    record: dict[str, Any] | None = await store.find(report_id)
     if record is None:
         raise ApiError(404, f"no report with id {quote(report_id)}: ids come from /trigger_report")
     if record["status"] == COMPLETE:
@@ -163,7 +164,9 @@ def _report(store: ReportStore, report_id: str) -> Response:
         if record.get("report_time"):
             headers["X-Report-Time"] = record["report_time"]
         headers["X-Report-Behind"] = str(record.get("behind_total", 0))
-        return FileResponse(store.csv_path(report_id), media_type="text/csv", headers=headers)
+        return StreamingResponse(
+            store.files.read(report_id), media_type="text/csv", headers=headers
+        )
     currency = {k: record[k] for k in ("behind", "behind_total") if k in record}
     if record["status"] == FAILED:
         error = record.get("error", "unknown error")
@@ -182,7 +185,7 @@ async def get_report(
     report_id: Annotated[str, Query(description="from /trigger_report")],
 ) -> Response:
     """The report's status, or its CSV once complete."""
-    return _report(store, report_id)
+    return await _report(store, report_id)
 
 
 @router.post(
@@ -199,4 +202,4 @@ async def get_report(
 )
 async def post_store_get_report(_who: Report, store: StoreDep, body: ReportIdIn) -> Response:
     """The report's status, or its CSV once complete (a POST: a bearer token, no session)."""
-    return _report(store, body.report_id)
+    return await _report(store, body.report_id)

@@ -19,11 +19,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from storemon.localkafka import LocalKafka
+from storemon.locals3 import Endpoint, LocalS3
 from storemon.processes import STOREMON, Supervisor, settings_env, take_report
 from streams.settings import ROOT, Settings
 
 # Several sessions on one machine (each developer's) pick other ports with this variable.
 KAFKA_PORT = int(os.environ.get("STOREMON_TEST_KAFKA_PORT", "39092"))
+S3_PORT = int(os.environ.get("STOREMON_TEST_S3_PORT", str(KAFKA_PORT + 10)))
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +43,16 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
         yield local
     finally:
         local.down()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """A local S3 server (s3proxy from Maven Central) for the whole session."""
+    server = LocalS3(tmp_path_factory.mktemp("s3"), S3_PORT)
+    try:
+        yield server.up()
+    finally:
+        server.down()
 
 
 @pytest.fixture

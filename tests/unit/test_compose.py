@@ -135,8 +135,15 @@ def test_prometheus_scrapes_the_api_and_grafana_charts_metrics_it_exports() -> N
     from streams.lag import PartitionLag
 
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert targets == ["api:8000"]
+    [found] = prometheus["scrape_configs"][0]["dns_sd_configs"]
+    assert (found["names"], found["port"]) == (["api"], 8000)  # every API instance
+    compose = yaml.safe_load(COMPOSE.read_text())
+    api = compose["services"]["api"]
+    assert api["deploy"]["replicas"] >= 2
+    assert "ports" not in api  # reached through the proxy, which publishes the port
+    assert compose["services"]["proxy"]["ports"] == ["8000:8000"]
+    nginx = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert "server api:8000 resolve;" in nginx
     monitor = Monitor(Settings())
     monitor.lags = [PartitionLag("storemon.polls", 0, 10, 4)]
     monitor.time_lag_s = {0: 1.5}

@@ -4,6 +4,7 @@ every other JSON body, and published as the compatible form."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from api import tokens
 from api.deps import get_coordinator, get_store
 from api.main import create_app
+from api.reportfiles import FolderFiles
 from api.reportstore import ReportStore
 from streams.settings import Settings
 from tests.unit.api.test_edge_patterns import ReportingCoordinator
@@ -28,7 +30,7 @@ def _client(
     config = Settings(reports_dir=tmp_path / "reports", max_body_bytes=1_000, **settings)
     app = create_app(config)
     fake = ReportingCoordinator(config)
-    store = ReportStore(tmp_path / "reports")
+    store = ReportStore(FolderFiles(tmp_path / "reports"))
     app.dependency_overrides[get_coordinator] = lambda: fake
     app.dependency_overrides[get_store] = lambda: store
     return TestClient(app, follow_redirects=False), fake, store
@@ -42,11 +44,16 @@ def client(tmp_path: Path) -> tuple[TestClient, ReportingCoordinator, ReportStor
 def _ids(store: ReportStore) -> dict[str, str]:
     """A running, a complete and a failed report; their ids by status."""
     running, complete, failed = (ReportStore.new_id() for _ in range(3))
-    for report_id in (running, complete, failed):
-        store.create(report_id)
-    store.complete(complete, [["store_id", "uptime_last_hour"], ["s1", "60"]],
-                   report_time="2023-01-25T10:00:00Z")  # fmt: skip
-    store.fail(failed, "the workers did not answer")
+
+    async def make() -> None:
+        await store.files.start()
+        for report_id in (running, complete, failed):
+            await store.create(report_id)
+        await store.complete(complete, [["store_id", "uptime_last_hour"], ["s1", "60"]],
+                             report_time="2023-01-25T10:00:00Z")  # fmt: skip
+        await store.fail(failed, "the workers did not answer")
+
+    asyncio.run(make())
     return {"Running": running, "Complete": complete, "Failed": failed, "unknown": "x" * 24}
 
 

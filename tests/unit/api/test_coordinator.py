@@ -11,6 +11,7 @@ import pytest
 
 from api import coordinator as module
 from api.coordinator import Coordinator, PartitionsSilentError
+from api.reportfiles import FolderFiles
 from api.reportstore import ReportStore
 from streams.core.protocol import WATERMARK, ReportPart
 from streams.settings import Settings
@@ -42,7 +43,7 @@ class Producer:
 
 def _ask(tmp_path: Path, deaf_for_good: bool, timeout_s: float) -> tuple[list[int], list[int]]:
     async def go() -> tuple[list[int], list[int]]:
-        coordinator = Coordinator(Settings(), ReportStore(tmp_path))
+        coordinator = Coordinator(Settings(), ReportStore(FolderFiles(tmp_path)))
         queue: asyncio.Queue[ReportPart] = asyncio.Queue()
         coordinator._waiting["r" * 24] = queue
         producer = Producer(queue, deaf=4, deaf_for_good=deaf_for_good)

@@ -20,6 +20,7 @@ from schemathesis.core.jsonschema.patterns import compile_ecma_pattern
 
 from api.deps import get_coordinator, get_store
 from api.main import create_app
+from api.reportfiles import FolderFiles
 from api.reportstore import ReportStore
 from api.schemas import SPACE, portable
 from streams.core.exceptions import RowError, TimestampError
@@ -65,7 +66,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     app = create_app(settings)
     fake = ReportingCoordinator(settings)
     app.dependency_overrides[get_coordinator] = lambda: fake
-    app.dependency_overrides[get_store] = lambda: ReportStore(folder)
+    app.dependency_overrides[get_store] = lambda: ReportStore(FolderFiles(folder))
     return TestClient(app)
 
 

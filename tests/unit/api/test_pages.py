@@ -4,6 +4,7 @@ never as markup, and the pages keep the structure the browser tests read."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -17,6 +18,7 @@ import numpy as np
 
 from api import page, storepage
 from api.monitor import Monitor, Point
+from api.reportfiles import FolderFiles
 from api.reportstore import ReportStore
 from streams.core.incidents import IncidentView, store_incidents, timeline_for
 from streams.core.protocol import WorkerStats
@@ -119,12 +121,16 @@ def _monitor() -> Monitor:
 
 
 def _reports(tmp_path: Path) -> list[dict[str, object]]:
-    store = ReportStore(tmp_path)
+    store = ReportStore(FolderFiles(tmp_path))
     done, failed = store.new_id(), store.new_id()
-    store.create(done)
-    store.complete(done, [["s", "1.00", "2.00", "3.00", "0.00", "0.00", "0.00"]])
-    store.create(failed)
-    store.fail(failed, SCRIPT)
+
+    async def make() -> None:
+        await store.create(done)
+        await store.complete(done, [["s", "1.00", "2.00", "3.00", "0.00", "0.00", "0.00"]])
+        await store.create(failed)
+        await store.fail(failed, SCRIPT)
+
+    asyncio.run(make())
     # Ids are checked on the way in; the page must not rely on it.
     hostile = {"report_id": 'x"<y>&', "status": SCRIPT, "report_time": BREAKOUT}
     return [*store.recent(), hostile]

@@ -1,52 +1,137 @@
-"""Reports on disk stay bounded: by count and by age, never a running one, and the index in
-memory is what a restarted API reads back."""
+"""Report records stay bounded (by count and by age, never a running one), every change
+is written to the reports topic (tombstones for those let go), an instance's index takes
+the newest version of each, and a running report whose instance went silent is failed."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from api.reportfiles import FolderFiles
 from api.reportstore import COMPLETE, FAILED, RUNNING, ReportStore, Retention
 from streams.core.zones import resolve_zone
 
 ROW = ["s", "1.00", "2.00", "3.00", "0.00", "0.00", "0.00"]
 
 
+class Topic:
+    """What the store writes to the reports topic, in order."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[str, dict[str, Any] | None]] = []
+
+    async def put(self, report_id: str, record: dict[str, Any] | None) -> None:
+        self.written.append((report_id, None if record is None else dict(record)))
+
+    def replay_into(self, store: ReportStore) -> None:
+        for report_id, record in self.written:
+            store.apply(report_id, record)
+
+
+def _store(folder: Path, retention: str = "1000,30d", **kw: Any) -> tuple[ReportStore, Topic]:
+    topic = Topic()
+    return ReportStore(FolderFiles(folder), retention, topic.put, **kw), topic
+
+
 def test_retention_by_count_keeps_the_newest_and_every_running_one(tmp_path: Path) -> None:
-    store = ReportStore(tmp_path, "3")
-    running = store.new_id()
-    store.create(running)
-    done = []
-    for _ in range(5):
-        report_id = store.new_id()
-        store.create(report_id)
-        store.complete(report_id, [ROW])
-        done.append(report_id)
-    store.prune()
+    store, topic = _store(tmp_path, "3")
+
+    async def go() -> tuple[str, list[str]]:
+        await store.files.start()
+        running = store.new_id()
+        await store.create(running)
+        done = []
+        for _ in range(5):
+            report_id = store.new_id()
+            await store.create(report_id)
+            await store.complete(report_id, [ROW])
+            done.append(report_id)
+        await store.prune()
+        return running, done
+
+    running, done = asyncio.run(go())
     kept = {r["report_id"] for r in store.recent(limit=100)}
     assert kept == {running, *done[-3:]}  # the 3 newest, and the running one, however old
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [f"{running}.json"] + [f"{r}.{ext}" for r in done[-3:] for ext in ("json", "csv")]
-    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{r}.csv" for r in done[-3:])
     assert store.get(done[0]) is None
-    again = ReportStore(tmp_path, "3")  # a restarted API reads the same index
-    assert {r["report_id"] for r in again.recent(limit=100)} == kept
-    assert again.fail_abandoned() == 1
-    assert again.get(running)["status"] == FAILED  # type: ignore[index]
-    assert again.get(done[-1])["status"] == COMPLETE  # type: ignore[index]
+    assert (done[0], None) in topic.written  # a tombstone for each one let go
+    # Another instance reads the topic and knows the same reports, in the same states.
+    other, _ = _store(tmp_path, "3")
+    topic.replay_into(other)
+    assert {r["report_id"] for r in other.recent(limit=100)} == kept
+    assert other.get(running)["status"] == RUNNING  # type: ignore[index]
+    assert other.get(done[-1])["status"] == COMPLETE  # type: ignore[index]
+    assert other.running == {running}
 
 
 def test_retention_by_age(tmp_path: Path) -> None:
-    store = ReportStore(tmp_path, "100,1h")
-    old, new = store.new_id(), store.new_id()
-    store.create(old)
-    store.complete(old, [ROW])
-    store.update(old, requested_at=time.time() - 7200)
-    store.create(new)
+    store, _ = _store(tmp_path, "100,1h")
+
+    async def go() -> tuple[str, str]:
+        await store.files.start()
+        old, new = store.new_id(), store.new_id()
+        await store.create(old)
+        await store.complete(old, [ROW])
+        await store.update(old, requested_at=time.time() - 7200)
+        await store.create(new)
+        return old, new
+
+    old, new = asyncio.run(go())
     assert store.get(old) is None
     assert store.get(new)["status"] == RUNNING  # type: ignore[index]
+
+
+def test_the_index_keeps_the_newest_version_of_a_record(tmp_path: Path) -> None:
+    store, topic = _store(tmp_path)
+    report_id = store.new_id()
+
+    async def go() -> None:
+        await store.create(report_id)
+        await store.fail(report_id, "no answer")
+
+    asyncio.run(go())
+    # Its own writes come back from the topic later, the older first: the newer stays.
+    topic.replay_into(store)
+    assert store.get(report_id)["status"] == FAILED  # type: ignore[index]
+    store.apply(report_id, topic.written[0][1])  # the Running version, read again
+    assert store.get(report_id)["status"] == FAILED  # type: ignore[index]
+    assert store.running == set()
+    store.apply(report_id, None)  # a tombstone
+    assert store.get(report_id) is None
+
+
+def test_a_running_report_of_a_silent_instance_is_failed_and_a_live_ones_is_not(
+    tmp_path: Path,
+) -> None:
+    now = [1_000.0]
+    dead, topic = _store(tmp_path, owner="dead", clock=lambda: now[0])
+    live, _ = _store(tmp_path, owner="live", clock=lambda: now[0])
+    survivor, _ = _store(tmp_path, owner="survivor", clock=lambda: now[0])
+    orphan, kept = dead.new_id(), live.new_id()
+
+    async def go() -> list[str]:
+        await dead.create(orphan)
+        await live.create(kept)
+        for record in (dead.get(orphan), live.get(kept)):
+            survivor.apply(record["report_id"], record)  # type: ignore[index]
+        assert survivor.orphans(7) == []  # both just heard from: a start-up fails nothing
+        now[0] += 6
+        await live.heartbeat({kept})
+        survivor.apply(kept, live.get(kept))
+        now[0] += 2
+        return await survivor.fail_orphans(7)
+
+    assert asyncio.run(go()) == [orphan]
+    error = survivor.get(orphan)["error"]  # type: ignore[index]
+    assert survivor.get(orphan)["status"] == FAILED  # type: ignore[index]
+    assert "(dead) stopped" in error
+    assert "trigger it again" in error
+    assert survivor.get(kept)["status"] == RUNNING  # type: ignore[index]
+    assert topic.written[-1][1]["status"] == RUNNING  # type: ignore[index]  # dead wrote no more
 
 
 @pytest.mark.parametrize("text", ["", "10x", "3w", "-1"])
@@ -59,7 +144,7 @@ def test_a_bad_retention_says_what_it_takes(text: str) -> None:
 
 
 def test_ids_that_are_not_ids_are_never_looked_up_as_files(tmp_path: Path) -> None:
-    store = ReportStore(tmp_path)
+    store, _ = _store(tmp_path)
     assert store.get("../../etc/passwd") is None
     assert store.get("x" * 70_000) is None
 
@@ -77,7 +162,7 @@ def test_an_unknown_id_is_a_404_that_quotes_it_cut(tmp_path: Path) -> None:
     from api.main import create_app
 
     app = create_app()
-    app.dependency_overrides[get_store] = lambda: ReportStore(tmp_path)
+    app.dependency_overrides[get_store] = lambda: _store(tmp_path)[0]
     got = TestClient(app).get("/get_report", params={"report_id": "x" * 60_000})
     assert got.status_code == 404
     assert "ids come from /trigger_report" in got.json()["error"]

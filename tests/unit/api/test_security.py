@@ -80,19 +80,25 @@ def test_buckets_allow_the_burst_then_the_rate() -> None:
     assert Buckets(rate=0, burst=1).take("a") == 0.0  # 0: no limit
 
 
-def test_sessions_expire_end_and_stay_bounded() -> None:
-    now = [0.0]
-    sessions = Sessions(ttl_s=10, limit=3, clock=lambda: now[0])
+def test_sessions_expire_and_cannot_be_forged() -> None:
+    now = [1_000.0]
+    sessions = Sessions(ttl_s=10, key=b"k" * 32, clock=lambda: now[0])
     first = sessions.open("hash-1")
     assert sessions.token_of(first) == "hash-1"
     assert sessions.token_of("made-up") is None
-    now[0] = 11
+    payload, _, mac = first.rpartition(".")
+    sha, _, expiry = payload.partition(".")
+    assert sessions.token_of(f"hash-2.{expiry}.{mac}") is None  # another token's hash
+    assert sessions.token_of(f"{sha}.{int(expiry) + 3600}.{mac}") is None  # a longer life
+    assert sessions.token_of(f"{payload}.{mac[:-1]}") is None
+    now[0] = 1_011
     assert sessions.token_of(first) is None
-    many = [sessions.open(f"h{i}") for i in range(5)]
-    assert sessions.token_of(many[0]) is None  # the oldest went past the limit
-    assert sessions.token_of(many[-1]) == "h4"
-    sessions.close(many[-1])
-    assert sessions.token_of(many[-1]) is None
+
+
+def test_a_session_opened_on_one_instance_is_verified_by_another_with_the_key() -> None:
+    one, two = Sessions(60, key=b"shared"), Sessions(60, key=b"shared")
+    assert two.token_of(one.open("hash-9")) == "hash-9"
+    assert Sessions(60, key=b"other").token_of(one.open("hash-9")) is None
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
