@@ -132,7 +132,13 @@ def _valid_poll(line: str) -> bool:
     return True
 
 
-def test_two_workers_share_the_partitions(stack: Stack, sample: dict[str, Path]) -> None:
+@pytest.mark.parametrize("partitions", [8, 64])
+def test_two_workers_share_the_partitions(
+    stack: Stack, sample: dict[str, Path], partitions: int
+) -> None:
+    # 64: STOREMON_PARTITIONS sized for a million stores, every store-keyed topic, every
+    # table's RocksDB and changelog, and every report request at that count.
+    stack.settings = stack.settings.model_copy(update={"partitions": partitions})
     stack.worker("worker-1")
     stack.worker("worker-2")
     stack.start_api()
@@ -147,7 +153,7 @@ def test_two_workers_share_the_partitions(stack: Stack, sample: dict[str, Path])
     }
     assert answered["worker-1"], answered  # both took part
     assert answered["worker-2"], answered
-    assert answered["worker-1"] | answered["worker-2"] == set(range(8))
+    assert answered["worker-1"] | answered["worker-2"] == set(range(partitions))
 
 
 def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Path]) -> None:
