@@ -208,10 +208,6 @@ class Coordinator:
                 deadline = time.monotonic() + min(self.settings.report_timeout_s, 15.0)
                 newest, _parts = await self._watermark(report_id, deadline)
                 check_as_of(as_of_us, newest, self.settings.time_bounds())
-        except BaseException:
-            self._waiting.pop(report_id, None)
-            raise
-        try:
             record = await self.store.create(
                 report_id,
                 as_of=format_timestamp(as_of_us) if as_of_us is not None else None,

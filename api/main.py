@@ -75,7 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch_tasks(tasks, lambda: coordinator.unreadable_parts)
         app.state.store, app.state.coordinator, app.state.monitor = store, coordinator, monitor
         app.state.metrics, app.state.tasks, app.state.alerts = metrics, tasks, feed
-        app.state.files = files
         try:
             yield
         finally:

@@ -43,7 +43,7 @@ async def open_session(
 
 @router.delete("/session", status_code=204, response_class=Response)
 async def close_session(request: Request) -> Response:
-    """Sign out: the session ends and its cookie is cleared."""
+    """Sign out: the session's cookie is cleared (signed sessions are kept nowhere else)."""
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
