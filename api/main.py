@@ -111,9 +111,12 @@ def run(port: int, host: str = "127.0.0.1") -> int:
     except BindError as exc:
         print(f"storemon api: {exc}", file=sys.stderr)
         return 2
-    # The app's own records (which instance this is, reports scheduled or failed) beside
-    # uvicorn's; the Kafka client's chatter only from warnings up.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # One format, with the time, for the app's own records (which instance this is, reports
+    # scheduled or failed) and uvicorn's (its own configuration is not used); the Kafka
+    # client's chatter only from warnings up.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)
     return 0

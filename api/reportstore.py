@@ -182,9 +182,23 @@ class ReportStore:
     # -- changes, written to the topic ----------------------------------------------------
 
     async def _save(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Index the change here at once (so that changes made here keep their order),
+        then write it; a write Kafka refuses is taken back out of the index, so that this
+        instance never shows a report no other instance knows of."""
+        report_id = record["report_id"]
+        before, last_before = self._records.get(report_id), self.last_scheduled_at
         record["version"] = time.time_ns()
         self._index(record)
-        await self.publish(record["report_id"], record)
+        try:
+            await self.publish(report_id, record)
+        except BaseException:
+            if self._records.get(report_id) is record:  # nothing newer was indexed since
+                self._records.pop(report_id, None)
+                self.running.discard(report_id)
+                self.last_scheduled_at = last_before
+                if before is not None:
+                    self._index(before)
+            raise
         return record
 
     async def create(self, report_id: str, **meta: Any) -> dict[str, Any]:
@@ -237,20 +251,26 @@ class ReportStore:
         for report_id in sorted(mine & self.running):
             await self.update(report_id, alive_at=now)
 
-    def orphans(self, orphan_after_s: float) -> list[str]:
-        """Running reports of other instances not heard from for ``orphan_after_s``."""
+    def orphans(
+        self, orphan_after_s: float, mine: set[str] | frozenset[str] = frozenset()
+    ) -> list[str]:
+        """Running reports not heard from for ``orphan_after_s``: of other instances, and of
+        this one when it no longer runs them (``mine``: those it runs; for example a record
+        Kafka took although the write timed out here)."""
         cutoff = self.clock() - orphan_after_s
         return sorted(
             report_id
             for report_id in self.running
             if (r := self._records.get(report_id)) is not None
-            and r.get("owner") != self.owner
+            and (r.get("owner") != self.owner or report_id not in mine)
             and float(r.get("alive_at", r.get("requested_at", 0))) < cutoff
         )
 
-    async def fail_orphans(self, orphan_after_s: float) -> list[str]:
+    async def fail_orphans(
+        self, orphan_after_s: float, mine: set[str] | frozenset[str] = frozenset()
+    ) -> list[str]:
         """Mark the orphans failed; their ids."""
-        gone = self.orphans(orphan_after_s)
+        gone = self.orphans(orphan_after_s, mine)
         for report_id in gone:
             owner = self._records[report_id].get("owner", "?")
             await self.fail(

@@ -5,8 +5,10 @@ time, and the liveness of the running reports.
 the one-partition topic ``storemon.report-schedule``; the member that holds its partition
 takes the scheduled reports. Kafka gives the partition to one member at a time, and to
 another within a session timeout when that one goes. The next report is due one interval
-after the newest scheduled report any instance took (from the shared index), so a new
-scheduler neither repeats nor skips one. An instance cut off from Kafka but still running
+after the newest scheduled report any instance took (from the shared index, caught up
+with the reports topic first), so a new scheduler neither repeats nor skips one; a holder
+that loses the partition while taking a report lets it go only once that report is
+written. An instance cut off from Kafka but still running
 loses the partition when its session expires, and stops taking reports as it learns so.
 
 **Keeper.** Every instance says, every ``HEARTBEAT_S``, that its running reports still
@@ -47,15 +49,25 @@ def next_due(last_at: float | None, every_s: float, now: float) -> float:
     return now if last_at is None else last_at + every_s
 
 
+TAKE_TIMEOUT_S = 5.0
+"""How long a holder losing the schedule waits for a report it is taking to be written."""
+
+
 class _Holder(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's is untyped
     def __init__(self, tp: TopicPartition) -> None:
         self.tp = tp
         self.holds = False
+        self.taking: asyncio.Future[None] | None = None
+        """The report being taken now, if any."""
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         if self.tp in revoked and self.holds:
             log.info("this instance no longer takes the scheduled reports")
             self.holds = False
+            # The next holder is given the partition only once this returns: a report this
+            # one is taking is written first, so the next holder knows of it.
+            if self.taking is not None and not self.taking.done():
+                await asyncio.wait([self.taking], timeout=TAKE_TIMEOUT_S)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.holds = self.tp in assigned
@@ -97,13 +109,21 @@ class Scheduler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(consumer.getmany(timeout_ms=200), 1.0)
                 await asyncio.sleep(0.3)
-                now = time.time()
-                if self.holds and now >= next_due(self.store.last_scheduled_at, self.every_s, now):
-                    await self._take()
+                if self._due():
+                    # The newest report another instance took (the last holder's, say) may
+                    # not be in the index yet.
+                    await self.store.sync()
+                    if self._due():
+                        self.holder.taking = asyncio.ensure_future(self._take())
+                        await self.holder.taking
         finally:
             self.holder.holds = False
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    def _due(self) -> bool:
+        now = time.time()
+        return self.holds and now >= next_due(self.store.last_scheduled_at, self.every_s, now)
 
     async def _take(self) -> None:
         try:
@@ -122,7 +142,7 @@ async def keep(store: ReportStore, coordinator: Coordinator, settings: Settings)
         await asyncio.sleep(HEARTBEAT_S)
         try:
             await store.heartbeat(coordinator.mine)
-            for report_id in await store.fail_orphans(after):
+            for report_id in await store.fail_orphans(after, coordinator.mine):
                 log.warning("report %s: its instance stopped; marked failed", report_id)
         except KafkaUnavailableError as exc:
             log.warning("report liveness not written: %s", exc)

@@ -1,15 +1,18 @@
-"""Work between messages, a little at a time, and none while the polls agent works
+"""Work between messages, a little at a time, and little while the polls agent works
 through a backlog: compacting stores with many segments,
 writing each store's segments to the changelog again before they age out of it, and
 rebuilding changed timelines, and their rows at the default report time, so that a report
 finds them ready.
 
-Each tick works for at most ``BUDGET_S`` and looks only at what is due (sets and a heap
+Each tick compacts and refreshes for at most ``BUDGET_S``, then warms until nothing is left
+(``BUDGET_S`` at a time, giving the event loop a turn between), and while the polls agent
+is busy only warms, for ``BUSY_BUDGET_S``. It looks only at what is due (sets and a heap
 kept by the writes), never at every key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 
@@ -30,6 +33,9 @@ from streams.core.segments import plan_compaction
 
 EVERY_S = 1.0
 BUDGET_S = 0.15
+BUSY_BUDGET_S = 0.05
+"""Warming's share of each second while the polls agent works through a backlog: a
+replay sends each store's polls together, so a store warmed then is warm at zero lag."""
 
 
 async def compact(partition: int, store: bytes, refresh: bool) -> None:
@@ -45,8 +51,12 @@ async def compact(partition: int, store: bytes, refresh: bool) -> None:
 
 @app.timer(interval=EVERY_S)  # type: ignore[untyped-decorator]  # faust's is untyped
 async def maintain() -> None:
-    """Compact, refresh and warm, within the tick's budget."""
-    if app.in_recovery or app.rebalancing or load.busy():
+    """Compact and refresh within the tick's budget; warm within a small share of the time
+    while the polls agent is busy, and else until nothing is left to warm."""
+    if app.in_recovery or app.rebalancing:
+        return
+    if load.busy():
+        warm(time.perf_counter() + BUSY_BUDGET_S)
         return
     now = time.time()
     deadline = time.perf_counter() + BUDGET_S
@@ -65,21 +75,31 @@ async def maintain() -> None:
             await compact(partition, store, refresh=True)
         if time.perf_counter() > deadline:
             return
-    newest = [n for p in held if (n := index.partition(p, now).newest_us) is not None]
-    if not newest:
-        return
-    n_us = max(newest)
-    for partition, store in list(index.dirty):
-        if time.perf_counter() > deadline:
+    while warm(deadline):
+        await asyncio.sleep(0)  # a slice at a time: messages and answers go between
+        if app.in_recovery or app.rebalancing or load.busy():
             return
-        state = index.partition(partition, now)
-        info = state.stores.get(store)
+        deadline = time.perf_counter() + BUDGET_S
+
+
+def warm(deadline: float) -> bool:
+    """Rebuild changed timelines and their rows at the newest poll time held, the default
+    report time, until ``deadline``: the next report, or the first after this worker takes
+    over a standby partition, finds the row ready unless a poll came since. True if
+    there is more to do."""
+    now = time.time()
+    newest = [n for p in held_partitions() if (n := index.partition(p, now).newest_us) is not None]
+    if not newest:
+        return False
+    n_us = max(newest)
+    while index.dirty:
+        if time.perf_counter() > deadline:
+            return True
+        partition, store = next(iter(index.dirty))
         index.dirty.pop((partition, store), None)
+        info = index.partition(partition, now).stores.get(store)
         if info is None:
             continue
-        # The timeline (built again only if stale) and its row at the newest poll time held,
-        # the default report time: the next report, or the first after this worker takes
-        # over a standby partition, finds the row ready unless a poll came since.
         profile_bytes = profile_index.get(store, profiles.get)
         timelines.row(
             store,
@@ -88,3 +108,4 @@ async def maintain() -> None:
             n_us,
             partial(build, partition, store, profile_bytes),
         )
+    return False

@@ -42,6 +42,15 @@ def _listed(url: str) -> list[dict[str, Any]]:
     return listed
 
 
+def _when(reports: list[dict[str, Any]], killed_at: float | None) -> str:
+    """The scheduled reports as a failed assertion shows them: who took each, and when."""
+    start = reports[0]["requested_at"] if reports else 0.0
+    lines = [f"{r['requested_at'] - start:8.2f} s  {r['owner']}  {r['status']}" for r in reports]
+    if killed_at is not None:
+        lines.append(f"{killed_at - start:8.2f} s  holder killed")
+    return "\n".join(lines)
+
+
 def _two_instances(stack: Stack, files: dict[str, Path]) -> tuple[str, str]:
     stack.worker("worker-1")
     one = stack.api(name="api-1")
@@ -138,9 +147,9 @@ def test_scheduled_reports_are_taken_once_per_interval_and_survive_their_instanc
     wait_until(lambda: len(scheduled()) >= 4, 60)
     taken = scheduled()
     gaps = [b["requested_at"] - a["requested_at"] for a, b in itertools.pairwise(taken)]
-    assert min(gaps) >= every * 0.9, gaps  # never twice in an interval
+    assert min(gaps) >= every * 0.9, _when(taken, None)  # never twice in an interval
     owners = {r["owner"] for r in taken}
-    assert len(owners) == 1, owners  # one instance takes them
+    assert len(owners) == 1, _when(taken, None)  # one instance takes them
     [holder] = owners
     name = next(n for n in ("api-1", "api-2") if f"API instance {holder}" in stack.log(n))
     survivor = two if name == "api-1" else one
@@ -155,10 +164,10 @@ def test_scheduled_reports_are_taken_once_per_interval_and_survive_their_instanc
         return [r for r in listed if r["requested_at"] > killed_at]
 
     after = wait_until(lambda: len(taken_after()) >= 2 and taken_after(), 60)
-    assert {r["owner"] for r in after} != {holder}
+    assert {r["owner"] for r in after} != {holder}, _when(after, killed_at)
     everything = sorted(
         (r for r in _listed(survivor) if r["scheduled"]), key=lambda r: r["requested_at"]
     )
     gaps = [b["requested_at"] - a["requested_at"] for a, b in itertools.pairwise(everything)]
-    assert min(gaps) >= every * 0.9, gaps
+    assert min(gaps) >= every * 0.9, _when(everything, killed_at)
     assert re.search(r"scheduled report \S+", stack.log("api-1" if name == "api-2" else "api-2"))

@@ -134,6 +134,50 @@ def test_a_running_report_of_a_silent_instance_is_failed_and_a_live_ones_is_not(
     assert topic.written[-1][1]["status"] == RUNNING  # type: ignore[index]  # dead wrote no more
 
 
+def test_a_record_kafka_refuses_is_not_shown_here(tmp_path: Path) -> None:
+    from api.coordinator import KafkaUnavailableError
+
+    topic, refuse = Topic(), [False]
+
+    async def put(report_id: str, record: dict[str, Any] | None) -> None:
+        if refuse[0]:
+            raise KafkaUnavailableError("not connected to Kafka yet")
+        await topic.put(report_id, record)
+
+    store = ReportStore(FolderFiles(tmp_path), "1000,30d", put)
+    kept, refused = store.new_id(), store.new_id()
+
+    async def go() -> None:
+        await store.create(kept, scheduled=True)
+        refuse[0] = True
+        with pytest.raises(KafkaUnavailableError):
+            await store.create(refused, scheduled=True)
+        with pytest.raises(KafkaUnavailableError):
+            await store.fail(kept, "never written")
+
+    asyncio.run(go())
+    assert store.get(refused) is None  # a phantom "Running" no other instance knows of
+    assert store.running == {kept}
+    assert store.get(kept)["status"] == RUNNING  # type: ignore[index]  # the refused change undone
+    assert store.last_scheduled_at == store.get(kept)["requested_at"]  # type: ignore[index]
+
+
+def test_a_running_report_this_instance_no_longer_runs_is_failed(tmp_path: Path) -> None:
+    now = [1_000.0]
+    store, _ = _store(tmp_path, owner="here", clock=lambda: now[0])
+    lost, running = store.new_id(), store.new_id()
+
+    async def go() -> list[str]:
+        await store.create(lost)
+        await store.create(running)
+        now[0] += 8
+        return await store.fail_orphans(7, {running})
+
+    assert asyncio.run(go()) == [lost]
+    assert store.get(lost)["status"] == FAILED  # type: ignore[index]
+    assert store.get(running)["status"] == RUNNING  # type: ignore[index]
+
+
 @pytest.mark.parametrize("text", ["", "10x", "3w", "-1"])
 def test_a_bad_retention_says_what_it_takes(text: str) -> None:
     if text == "":
