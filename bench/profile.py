@@ -94,7 +94,7 @@ def main() -> None:
     write_section(
         "profile",
         f"""
-## Where a worker's time goes (issue 5)
+## Where a worker's time goes (issues 5 and 19)
 
 `python -m bench.profile` on {machine()}: py-spy sampled one worker at 50 Hz for the
 {elapsed:.0f} s from the full-scale replay's start to zero lag ({samples:,} samples,
@@ -113,13 +113,14 @@ point, left out):
 | --- | --- |
 {rows_total}
 
-How to read it: `ingest_polls` is the polls agent (decode, merge, one table write a
-message); `_update_profiles` the hours and zones agents (one table write a message, and
-there are about 24,700 such messages against 13,500 poll messages); `Sender` and socket
-writes are the changelog and offset traffic to Kafka; `EpollSelector.select` is the worker
-waiting. The broker and the replay share the same 2 cores, so the end-to-end rate is bounded
-by the machine, not by one hot spot: per-message costs (Faust's event handling, a RocksDB
-put and a changelog send per message) dominate, which is why messages carry many polls.
+How to read it: `ingest_polls` is the polls agent (decode, merge, one RocksDB write and
+one changelog record batch per partition per batch of messages); `_update_profiles` the
+hours and zones agents, batched the same way since issue 19 (about 24,700 such messages
+against 13,500 poll messages); socket writes are the changelog and offset traffic to
+Kafka; `EpollSelector.select` is the worker waiting, for the broker or the replay, which
+share the same 2 cores. What is left is spread thin: Faust's handling of each message
+(`_drain_messages`, `on_message`, `wait_first`, tasks made per event), the decoding of
+the payloads and their timestamps' bounds check.
 """,
     )
     print(f"profile: {samples} samples over {elapsed:.0f} s; see docs/benchmarks.md")
