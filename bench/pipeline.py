@@ -41,8 +41,9 @@ PORT = 29092
 REPORTS = 20
 FRESHNESS = 50
 TARGETS = {
-    "rate": 100_000,  # issue 9: batch replay no slower than before (issue 5 asked 50,000)
-    "p50": 0.5,
+    "rate": 150_000,  # issue 19 (issue 9 asked 100,000, issue 5 50,000)
+    "p50": 0.1,  # issue 19 (issue 9 asked 0.5 s)
+    "speedup": 40,  # issue 19: report p50 against the offline report
     "p99": 1.0,
     "fresh_p99": 1.0,
     "rss": 1024**3,
@@ -221,7 +222,7 @@ def _write(
     write_section(
         "pipeline",
         f"""
-## Streaming pipeline (issues 3, 5, 8 and 9)
+## Streaming pipeline (issues 3, 5, 8, 9 and 19)
 
 `python -m bench.pipeline` on {machine()}: a fresh local Kafka 4.1.1, the workers, the API
 and the replay all on this machine, sharing its 2 cores. The replay sends as fast as it can
@@ -247,7 +248,8 @@ time is that poll:
 | report p50 | {small["report_p50"]:.3f} s | {one["report_p50"]:.3f} s | ≤ {t["p50"]} s | {_verdict(one["report_p50"] <= t["p50"])} |
 | report p99 | {small["report_p99"]:.3f} s | {one["report_p99"]:.3f} s | ≤ {t["p99"]} s | {_verdict(one["report_p99"] <= t["p99"])} |
 | first report after the replay | {small["first_report"]:.3f} s | {one["first_report"]:.3f} s | | |
-| offline `storemon report`, same data, same run | | {offline_s:.2f} s | | report p50 is {offline_s / one["report_p50"]:.0f}× faster |
+| offline `storemon report`, same data, same run | | {offline_s:.2f} s | | |
+| ... over the report p50 | | {offline_s / one["report_p50"]:.0f}× | ≥ {t["speedup"]}× | {_verdict(offline_s / one["report_p50"] >= t["speedup"])} |
 | freshness p50 | {small["fresh_p50"]:.3f} s | {one["fresh_p50"]:.3f} s | | |
 | freshness p99 | {small["fresh_p99"]:.3f} s | {one["fresh_p99"]:.3f} s | ≤ {t["fresh_p99"]} s | {_verdict(one["fresh_p99"] <= t["fresh_p99"])} |
 | worker peak RSS | {small["rss"] / 2**20:.0f} MiB | {one["rss"] / 2**20:.0f} MiB | ≤ 1 GiB | {_verdict(one["rss"] <= t["rss"])} |
@@ -257,13 +259,16 @@ time is that poll:
 End to end with one worker on the full-scale set: {one["end_to_end_rate"]:,.0f} polls/s
 (target ≥ {t["rate"]:,}: {_verdict(one["end_to_end_rate"] >= t["rate"])}).
 
-The p99 is the first report after the replay: it builds every store's timeline (reading
-its segments and merging them), because the timer that warms changed timelines between
-reports waits while ingestion is busy, and the benchmark asks the moment the lag is zero.
-The reports after it reuse what the first built.
+The first report after the replay is asked the moment the lag is zero. It builds the
+timelines warming has not reached yet (reading a store's segments and merging them):
+warming takes 5 % of each second while ingestion is busy (a replay sends each store's
+polls together, so what it warms stays warm) and works without pause once ingestion is
+idle. The reports after it reuse what is built. What a warm report spends is in its
+record's `timings`: two rounds through Kafka (the newest poll of every partition, then the
+rows at it), and the CSV and its record written.
 
 Why the sample differs: its 10,000 polls come with the hours and zones of every store in the
-export (about 24,700 messages, one table write each), which dominate its time to zero lag,
+export (about 24,700 messages, in batches of up to 4,000), which dominate its time to zero lag,
 and each of its stores has a poll or two, so its changelog holds one segment per 1.6 polls.
 A producer that sends one poll per message costs one small segment per poll (see the live
 path below), whatever the store's history.

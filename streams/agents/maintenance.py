@@ -82,30 +82,47 @@ async def maintain() -> None:
         deadline = time.perf_counter() + BUDGET_S
 
 
+_standby: dict[tuple[int, bytes], None] = {}
+"""Changed stores of standby partitions, warmed once no store of an active one waits (a
+report asks the active ones now; a standby one only after a failover)."""
+
+
 def warm(deadline: float) -> bool:
     """Rebuild changed timelines and their rows at the newest poll time held, the default
-    report time, until ``deadline``: the next report, or the first after this worker takes
-    over a standby partition, finds the row ready unless a poll came since. True if
-    there is more to do."""
+    report time, until ``deadline``, those of active partitions first: the next report, or
+    the first after this worker takes over a standby partition, finds the row ready unless
+    a poll came since. True if there is more to do."""
     now = time.time()
-    newest = [n for p in held_partitions() if (n := index.partition(p, now).newest_us) is not None]
+    held = held_partitions()
+    newest = [n for p in held if (n := index.partition(p, now).newest_us) is not None]
     if not newest:
         return False
     n_us = max(newest)
+    actives, holding = set(owned_partitions()), set(held)
     while index.dirty:
         if time.perf_counter() > deadline:
             return True
-        partition, store = next(iter(index.dirty))
-        index.dirty.pop((partition, store), None)
-        info = index.partition(partition, now).stores.get(store)
-        if info is None:
-            continue
-        profile_bytes = profile_index.get(store, profiles.get)
-        timelines.row(
-            store,
-            info.version,
-            profile_bytes,
-            n_us,
-            partial(build, partition, store, profile_bytes),
-        )
+        key = next(iter(index.dirty))
+        index.dirty.pop(key, None)
+        if key[0] in actives:
+            _warm_one(key[0], key[1], n_us, now)
+        elif key[0] in holding:
+            _standby[key] = None
+    while _standby:
+        if time.perf_counter() > deadline:
+            return True
+        key = next(iter(_standby))
+        _standby.pop(key, None)
+        if key[0] in holding:  # still held (a partition that moved away is let go)
+            _warm_one(key[0], key[1], n_us, now)
     return False
+
+
+def _warm_one(partition: int, store: bytes, n_us: int, now: float) -> None:
+    info = index.partition(partition, now).stores.get(store)
+    if info is None:
+        return
+    profile_bytes = profile_index.get(store, profiles.get)
+    timelines.row(
+        store, info.version, profile_bytes, n_us, partial(build, partition, store, profile_bytes)
+    )
