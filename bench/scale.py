@@ -91,7 +91,7 @@ def _metric(url: str, name: str, label: str) -> dict[str, float]:
 
 def _wait_warm(url: str, stores: int, workers: int, restarted: str | None = None) -> float:
     """Seconds until every worker's timelines cover what it holds (all stores with a
-    standby each, when there are two workers). With ``restarted``, that worker's figure is
+    standby each, when there are two workers), or fill its timeline cache. With ``restarted``, that worker's figure is
     first seen low (the new process's, not the one the API last heard from its old one)."""
     started = time.perf_counter()
     deadline = started + WARM_TIMEOUT_S
@@ -103,7 +103,11 @@ def _wait_warm(url: str, stores: int, workers: int, restarted: str | None = None
         time.sleep(0.5)
     while time.perf_counter() < deadline:
         counts = _metric(url, "storemon_table_keys", 'table="timelines"')
-        if len(counts) == workers and all(c >= 0.98 * want for c in counts.values()):
+        held = _metric(url, "storemon_table_keys", 'table="timeline_bytes"')
+        full = 0.95 * Settings().timeline_cache_bytes  # a full cache holds what it can
+        if len(counts) == workers and all(
+            c >= 0.98 * want or held.get(w, 0.0) >= full for w, c in counts.items()
+        ):
             return time.perf_counter() - started
         time.sleep(2.0)
     raise TimeoutError(f"timelines not warm after {WARM_TIMEOUT_S:.0f} s: {counts}")
