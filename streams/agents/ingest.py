@@ -14,8 +14,6 @@ faust-streaming issue #527 reports the same). ``take_events`` lost none in the s
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +23,7 @@ import faust
 import numpy as np
 
 from streams.agents import alerts
-from streams.agents.deadletters import reject
+from streams.agents.deadletters import decoded, reject
 from streams.app import (
     TOPICS,
     app,
@@ -34,7 +32,7 @@ from streams.app import (
     index,
     polls_topic,
     profile_index,
-    profile_store,
+    profiles,
     segments,
     settings,
     zones_topic,
@@ -213,61 +211,22 @@ async def _update_profiles(
     encode_again: Callable[[str, Any, int], bytes],
     change: Callable[[StoredProfile, Any, int], StoredProfile | None],
 ) -> None:
-    """Each batch of updates: changed profiles written with one RocksDB write (and one
-    changelog record batch) per partition; the batch's offsets are acknowledged (by
-    ``take_events``) after its writes. A message a worker applies once per event through
-    Faust's table costs more than the update itself (a buffered send, a callback and a
-    RocksDB write each)."""
-    async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
-        async with _profile_writes:
-            await _profile_batch(events, topic, decode, encode_again, change)
-
-
-async def _profile_batch(
-    events: Sequence[faust.EventT[bytes]],
-    topic: faust.TopicT,
-    decode: Callable[[bytes], Update],
-    encode_again: Callable[[str, Any, int], bytes],
-    change: Callable[[StoredProfile, Any, int], StoredProfile | None],
-) -> None:
-    puts: dict[int, dict[bytes, bytes]] = {}
-    newest: dict[int, int] = {}
-    for event in events:
-        message = event.message
-        newest[message.partition] = message.offset
-        try:
-            update = decode(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
+    async for event, update in decoded(stream, decode):
         store = update.store_id.encode()
         version = _version(event, update)
-        if message.partition != home_partition(store):
+        if event.message.partition != home_partition(store):
             # Forwarded with its version: if it arrives after a newer update sent straight
             # to the store's partition, the newer one still wins.
             await topic.send(key=store, value=encode_again(update.store_id, update.value, version))
             continue
-        partition_puts = puts.setdefault(message.partition, {})
-        held = partition_puts.get(store)
-        if held is None:
-            held = profile_index.get(store, functools.partial(profile_store.get, message.partition))
-        changed = change(decode_stored_profile(held), update.value, version)
+        changed = change(decode_stored_profile(profiles.get(store)), update.value, version)
         if changed is None:
             counters.stale += 1
             continue
-        partition_puts[store] = encode_profile(changed)
-    for partition, batch in puts.items():
-        await profile_store.put(partition, batch)
-        for store, profile_bytes in batch.items():
-            profile_index.put(store, profile_bytes)
-        index.touch(partition)
-    for partition, offset in newest.items():
-        counters.done(events[0].message.topic, partition, offset)
-
-
-_profile_writes = asyncio.Lock()
-"""Held by the hours and the zones agent from reading a batch's profiles to writing them:
-both change parts of the same records."""
+        profile_bytes = encode_profile(changed)
+        profiles[store] = profile_bytes
+        profile_index.put(store, profile_bytes)
+        index.touch(event.message.partition)
 
 
 @app.agent(hours_topic, name="ingest-hours")
