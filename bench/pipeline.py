@@ -268,7 +268,7 @@ record's `timings`: two rounds through Kafka (the newest poll of every partition
 rows at it), and the CSV and its record written.
 
 Why the sample differs: its 10,000 polls come with the hours and zones of every store in the
-export (about 24,700 messages, in batches of up to 4,000), which dominate its time to zero lag,
+export (about 24,700 messages, one table write each), which dominate its time to zero lag,
 and each of its stores has a poll or two, so its changelog holds one segment per 1.6 polls.
 A producer that sends one poll per message costs one small segment per poll (see the live
 path below), whatever the store's history.
