@@ -177,7 +177,6 @@ def raw_producer() -> Any:
 segments = SegmentStore(
     polls, KafkaChangelog(polls, polls.changelog_topic.get_topic_name(), raw_producer)
 )
-
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)
