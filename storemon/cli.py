@@ -34,6 +34,16 @@ def _incidents(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
+def _history(args: argparse.Namespace) -> int:
+    from streams import offline
+    from streams.settings import get_settings
+
+    return offline.run_history(
+        args.status, args.hours, args.timezones, args.store_id, args.start, args.end,
+        args.format == "json", get_settings().time_bounds(),
+    )  # fmt: skip
+
+
 def _kafka(args: argparse.Namespace) -> int:
     from storemon.localkafka import BrokerError, LocalKafka
     from streams.settings import get_settings
@@ -181,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     incidents.add_argument("--to", dest="end", help="ISO 8601 (default: the newest poll)")
     incidents.add_argument("--format", choices=["csv", "json"], default="csv")
     incidents.set_defaults(func=_incidents)
+
+    history = sub.add_parser("history", help="each store's daily uptime offline, from the CSVs")
+    history.add_argument("--status", type=Path, required=True, help="polls CSV")
+    history.add_argument("--hours", type=Path, required=True, help="business hours CSV")
+    history.add_argument("--timezones", type=Path, required=True, help="time zones CSV")
+    history.add_argument("--store-id", help="only this store")
+    history.add_argument("--from", dest="start", help="first local date, YYYY-MM-DD")
+    history.add_argument("--to", dest="end", help="last local date, YYYY-MM-DD (included)")
+    history.add_argument("--format", choices=["csv", "json"], default="csv")
+    history.set_defaults(func=_history)
 
     kafka = sub.add_parser("kafka", help="run the local Kafka (KRaft): one node or a cluster")
     kafka.add_argument("action", choices=["up", "down", "status", "install"])

@@ -8,11 +8,25 @@ import sys
 import time
 from pathlib import Path
 from typing import NamedTuple, TextIO
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from tqdm import tqdm
 
 from streams.core.batch import build_timelines, profiles_of, quality_of, report_rows
 from streams.core.exports import SourceError, read_hours, read_polls, read_zones
+from streams.core.history import (
+    HISTORY_COLUMNS,
+    Day,
+    MonthRow,
+    history_timeline,
+    month_is_partial,
+    month_row,
+    month_span,
+    parse_date,
+    rollups,
+    zone_of,
+)
 from streams.core.incidents import IncidentView, store_incidents
 from streams.core.report import ReportRow, render_csv
 from streams.core.rows import Rejection
@@ -180,3 +194,121 @@ def run_incidents(
                 writer.writerow([sid, v.start or "", v.end or "", v.start_local or "",
                                  v.end_local or "", f"{v.downtime_s:.6f}"])  # fmt: skip
     return 0
+
+
+class OfflineHistory(NamedTuple):
+    """Every store's days (docs/semantics.md §8), computed from whole exports."""
+
+    days: dict[str, list[Day]]
+    """Each store's days, oldest first, by store id (sorted)."""
+    report_time_us: int | None
+    """The report time N: the newest valid poll, or the ``as_of`` given."""
+    zones: dict[str, ZoneInfo]
+    """The zone each store's days are counted in."""
+    rejected: list[Rejection]
+    """Every row that could not be used."""
+
+
+def compute_history(
+    status: Path,
+    hours: Path,
+    timezones: Path,
+    bounds: TimeBounds,
+    store_id: str | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    as_of_us: int | None = None,
+) -> OfflineHistory:
+    """Each store's days between local dates ``first`` and ``last`` (ordinals; None: from
+    the first observation, to the day of N), with the same core as the report."""
+    hours_rows, bad_hours = read_hours(hours)
+    zones, bad_zones = read_zones(timezones)
+    polls, bad_polls = read_polls(status, bounds)
+    rejected = bad_hours + bad_zones + bad_polls
+    n_us = as_of_us if as_of_us is not None else polls.newest_us
+    if n_us is None:
+        return OfflineHistory({}, None, {}, rejected)
+    if store_id is not None:
+        polls = polls.only(store_id)
+    profiles = profiles_of(hours_rows, zones)
+    found: dict[str, list[Day]] = {}
+    store_zones: dict[str, ZoneInfo] = {}
+    for sid, keys in sorted(polls.items()):
+        kept = keys[: int(np.searchsorted(keys >> 1, n_us, side="right"))]
+        if not len(kept):
+            continue  # no poll at or before N: no history (as no report row)
+        profile = profiles.get(sid, OPEN_24_7)
+        timeline = history_timeline(kept, profile, n_us)
+        found[sid] = rollups(timeline, profile, n_us, int(kept[-1]) >> 1, first, last)
+        store_zones[sid] = zone_of(profile)
+    return OfflineHistory(found, n_us, store_zones, rejected)
+
+
+HISTORY_CSV_COLUMNS = ("store_id", *HISTORY_COLUMNS)
+
+
+def run_history(
+    status: Path,
+    hours: Path,
+    timezones: Path,
+    store_id: str | None,
+    start: str | None,
+    end: str | None,
+    as_json: bool,
+    bounds: TimeBounds,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """The ``storemon history`` command: every store's daily rows (docs/semantics.md §8)
+    from ``--from`` to ``--to`` (local dates, both included); returns the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        first = parse_date(start) if start is not None else None
+        last = parse_date(end) if end is not None else None
+        result = compute_history(status, hours, timezones, bounds, store_id, first, last)
+    except (SourceError, ValueError) as exc:
+        print(f"storemon history: {exc}", file=stderr)
+        return 2
+    for rejection in result.rejected:
+        print(rejection, file=stderr)
+    if result.report_time_us is None:
+        print("storemon history: no valid poll could be read", file=stderr)
+        return 1
+    if as_json:
+        body = [
+            {"store_id": sid, "days": [day.to_json() for day in days]}
+            for sid, days in result.days.items()
+        ]
+        json.dump(body if store_id is None else body[0] if body else [], stdout, indent=1)
+        stdout.write("\n")
+    else:
+        writer = csv.writer(stdout, lineterminator="\r\n")
+        writer.writerow(HISTORY_CSV_COLUMNS)
+        for sid, days in result.days.items():
+            writer.writerows([sid, *day.to_fields()] for day in days)
+    return 0
+
+
+class OfflineMonth(NamedTuple):
+    """A monthly report computed from whole exports."""
+
+    rows: list[MonthRow]
+    """One row per store with a poll at or before N, sorted by store id."""
+    partial: bool
+    """Whether the month is not over at N in some store's zone."""
+    report_time_us: int | None
+    """The report time N."""
+
+
+def compute_monthly(
+    status: Path, hours: Path, timezones: Path, bounds: TimeBounds, month: str
+) -> OfflineMonth:
+    """The monthly report of ``month`` (``YYYY-MM``, docs/semantics.md §8.3)."""
+    span = month_span(month)
+    result = compute_history(status, hours, timezones, bounds, first=span[0], last=span[1])
+    if result.report_time_us is None:
+        return OfflineMonth([], False, None)
+    rows = [month_row(sid, days, span) for sid, days in result.days.items()]
+    partial = month_is_partial(span, result.report_time_us, result.zones.values())
+    return OfflineMonth(rows, partial, result.report_time_us)

@@ -29,8 +29,8 @@ AS_OF_REACH_US = 7 * US_PER_DAY
 the pipeline keeps 14 days, and a week window needs a week before its report time)."""
 
 # Ticks (½ µs) per hundredth of the unit each column is written in.
-_TICKS_PER_CENTI_MINUTE = 2 * 60 * 1_000_000 // 100
-_TICKS_PER_CENTI_HOUR = 2 * 3600 * 1_000_000 // 100
+TICKS_PER_CENTI_MINUTE = 2 * 60 * 1_000_000 // 100
+TICKS_PER_CENTI_HOUR = 2 * 3600 * 1_000_000 // 100
 
 
 class ReportRow(NamedTuple):
@@ -54,19 +54,19 @@ class ReportRow(NamedTuple):
     def to_fields(self) -> list[str]:
         """The row's fields as docs/semantics.md §4 writes them: minutes for the hour, hours
         for day and week, each rounded half up to two decimals."""
-        m, h = _TICKS_PER_CENTI_MINUTE, _TICKS_PER_CENTI_HOUR
+        m, h = TICKS_PER_CENTI_MINUTE, TICKS_PER_CENTI_HOUR
         return [
             self.store_id,
-            _decimal(self.uptime_hour, m),
-            _decimal(self.uptime_day, h),
-            _decimal(self.uptime_week, h),
-            _decimal(self.downtime_hour, m),
-            _decimal(self.downtime_day, h),
-            _decimal(self.downtime_week, h),
+            two_decimals(self.uptime_hour, m),
+            two_decimals(self.uptime_day, h),
+            two_decimals(self.uptime_week, h),
+            two_decimals(self.downtime_hour, m),
+            two_decimals(self.downtime_day, h),
+            two_decimals(self.downtime_week, h),
         ]
 
 
-def _decimal(ticks: int, per_hundredth: int) -> str:
+def two_decimals(ticks: int, per_hundredth: int) -> str:
     """``ticks / (100 · per_hundredth)`` rounded half up to two decimals, exactly."""
     hundredths = (2 * ticks + per_hundredth) // (2 * per_hundredth)
     return f"{hundredths // 100}.{hundredths % 100:02d}"

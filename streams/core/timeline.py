@@ -180,13 +180,28 @@ class Timeline:
 
     def measure(self, n_us: int, width_us: int) -> Measure | None:
         """Business and active time in ``[n − width, n)``; None if no observation ≤ n."""
-        n = n_us * 2
-        count = bisect_right(self._obs, n)  # observations at or before the report time
+        return self.measure_span(n_us - width_us, n_us, n_us)
+
+    def measure_span(self, lo_us: int, hi_us: int, n_us: int) -> Measure | None:
+        """Business and active time in ``[lo, hi)`` as the status is at report time ``n``
+        (observations at or before it); None if there is no such observation. A report
+        window is ``[n − width, n)``; a day of history (``core/history.py``) is any span."""
+        count = bisect_right(self._obs, n_us * 2)
         if count == 0:
             return None
-        x = n - width_us * 2
-        b_hi, b_lo = self.business(n), self.business(x)
-        return Measure(b_hi - b_lo, self._active(n, b_hi, count) - self._active(x, b_lo, count))
+        hi, lo = hi_us * 2, lo_us * 2
+        b_hi, b_lo = self.business(hi), self.business(lo)
+        return Measure(b_hi - b_lo, self._active(hi, b_hi, count) - self._active(lo, b_lo, count))
+
+    def observation_after(self, x: int) -> int | None:
+        """The first observation (ticks) after tick ``x``, or None."""
+        i = bisect_right(self._obs, x)
+        return self._obs[i] if i < len(self._obs) else None
+
+    @property
+    def first_observation(self) -> int | None:
+        """The first observation in the covered range (its carry-in included), in ticks."""
+        return self._obs[0] if len(self._obs) else None
 
     def _active(self, x: int, b_x: int, count: int) -> int:
         q = bisect_right(self._mids, x)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 STEP = timedelta(seconds=30)
@@ -158,3 +158,43 @@ def incidents(
     if start is not None:
         found.append((start, None))
     return found
+
+
+def day_bounds(day: date, zone_name: str | None) -> tuple[datetime, datetime]:
+    """docs/semantics.md §8.1 by ``datetime``: a local date's first instant and the next date's,
+    in UTC (a midnight in a DST gap resolves with the offset before the change)."""
+    zone = zone_of(zone_name)
+    begin = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    return begin, end
+
+
+def span_totals(
+    polls: list[tuple[datetime, bool]],
+    shifts: list[tuple[int, time, time]],
+    zone_name: str | None,
+    lo: datetime,
+    hi: datetime,
+    now: datetime,
+) -> tuple[timedelta, timedelta] | None:
+    """(up, down) business time in ``[lo, hi)`` by sampling, with the status as it is at
+    report time ``now``; None when there is no observation at or before ``now``."""
+    spans = intervals(shifts, zone_of(zone_name), lo - timedelta(days=40), max(hi, now))
+
+    def open_at(x: datetime) -> bool:
+        return any(s <= x < e for s, e in spans)
+
+    status_at = _status_function(polls, open_at, now)
+    if status_at is None:
+        return None
+    up = down = timedelta(0)
+    x = lo
+    while x < hi:
+        mid = x + STEP / 2
+        if open_at(mid):
+            if status_at(mid):
+                up += STEP
+            else:
+                down += STEP
+        x += STEP
+    return up, down
