@@ -4,12 +4,7 @@ Polls are taken in batches (``take_events``: up to ``BATCH`` messages, or what c
 ``WITHIN_S``), grouped by store, and written as one new segment per store with one RocksDB
 write per partition (``streams/core/segments.py``). Faust acknowledges a batch's offsets
 after the loop body, so after the writes; a batch read again after a crash writes
-segments that hold the same polls, which changes nothing. Hours and zones are taken in
-batches too, and each batch's changed profiles are written with one RocksDB write per
-partition.
-
-Every batched topic is checked for holes in its offsets (:func:`processed`): the engine
-can skip messages in a rebalance, and commits past them.
+segments that hold the same polls, which changes nothing.
 
 Why ``take_events`` and not ``stream.noack()`` with manual acks: the latter lost messages.
 A worker restarted mid-replay skipped one message in about ten on most partitions about
@@ -19,11 +14,8 @@ faust-streaming issue #527 reports the same). ``take_events`` lost none in the s
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,15 +23,16 @@ import faust
 import numpy as np
 
 from streams.agents import alerts
-from streams.agents.deadletters import reject
+from streams.agents.deadletters import decoded, reject
 from streams.app import (
+    TOPICS,
     app,
     home_partition,
     hours_topic,
     index,
     polls_topic,
     profile_index,
-    profile_store,
+    profiles,
     segments,
     settings,
     zones_topic,
@@ -110,15 +103,13 @@ async def _misrouted(event: faust.EventT[bytes], topic: faust.TopicT, store: byt
     return True
 
 
-continuities: defaultdict[str, Continuity] = defaultdict(Continuity)
-"""Per topic read in batches (polls, hours, zones): their offsets have no holes, so a jump
-is messages the engine skipped."""
+continuity = Continuity()
+"""The polls topic has no holes in its offsets: a jump is messages the engine skipped."""
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types the sender positional-only
 async def _moving(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
-    for continuity in continuities.values():
-        continuity.forget()
+    continuity.forget()
 
 
 @app.agent(polls_topic, name="ingest-polls")
@@ -128,32 +119,21 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
         await ingest_batch(events)
         load.batch(len(events))
-        await processed(events)
+        newest: dict[int, int] = {}
+        skipped: dict[int, tuple[int, int]] = {}
+        for event in events:
+            message = event.message
+            again = continuity.see(message.partition, message.offset)
+            if again is not None:
+                skipped.setdefault(message.partition, (again, message.offset))
+            newest[message.partition] = message.offset  # in offset order: the last is newest
+        for partition, offset in newest.items():
+            counters.done(TOPICS.polls.name, partition, offset)
+        if skipped:
+            await _read_again(skipped)
 
 
-async def processed(events: Sequence[faust.EventT[bytes]]) -> None:
-    """A batch of one topic is written: count its newest offsets, and read again from the
-    first message the engine skipped before it, if it did (``take_events`` acknowledges
-    the batch, and Faust commits past a hole as if the topic were compacted)."""
-    if not events:
-        return
-    topic = events[0].message.topic
-    continuity = continuities[topic]
-    newest: dict[int, int] = {}
-    skipped: dict[int, tuple[int, int]] = {}
-    for event in events:
-        message = event.message
-        again = continuity.see(message.partition, message.offset)
-        if again is not None:
-            skipped.setdefault(message.partition, (again, message.offset))
-        newest[message.partition] = message.offset  # in offset order: the last is newest
-    for partition, offset in newest.items():
-        counters.done(topic, partition, offset)
-    if skipped:
-        await _read_again(topic, skipped)
-
-
-async def _read_again(topic: str, skipped: dict[int, tuple[int, int]]) -> None:
+async def _read_again(skipped: dict[int, tuple[int, int]]) -> None:
     """Messages the engine skipped: read their partitions again from the first one."""
     from faust.types import TP
 
@@ -161,9 +141,11 @@ async def _read_again(topic: str, skipped: dict[int, tuple[int, int]]) -> None:
         counters.skipped += seen - first
         log.error(
             "%s:%d: offsets %d to %d were skipped by the engine; reading them again",
-            topic, partition, first, seen - 1,
+            TOPICS.polls.name, partition, first, seen - 1,
         )  # fmt: skip
-    await rewind(app.consumer, {TP(topic, p): first for p, (first, _) in skipped.items()})
+    await rewind(
+        app.consumer, {TP(TOPICS.polls.name, p): first for p, (first, _) in skipped.items()}
+    )
 
 
 async def ingest_batch(events: Sequence[faust.EventT[bytes]]) -> None:
@@ -229,58 +211,22 @@ async def _update_profiles(
     encode_again: Callable[[str, Any, int], bytes],
     change: Callable[[StoredProfile, Any, int], StoredProfile | None],
 ) -> None:
-    """Each batch of updates: changed profiles written with one RocksDB write (and one
-    changelog record batch) per partition; the batch's offsets are acknowledged (by
-    ``take_events``) after its writes. A message a worker applies once per event through
-    Faust's table costs more than the update itself (a buffered send, a callback and a
-    RocksDB write each)."""
-    async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
-        async with _profile_writes:
-            await _profile_batch(events, topic, decode, encode_again, change)
-
-
-async def _profile_batch(
-    events: Sequence[faust.EventT[bytes]],
-    topic: faust.TopicT,
-    decode: Callable[[bytes], Update],
-    encode_again: Callable[[str, Any, int], bytes],
-    change: Callable[[StoredProfile, Any, int], StoredProfile | None],
-) -> None:
-    puts: dict[int, dict[bytes, bytes]] = {}
-    for event in events:
-        message = event.message
-        try:
-            update = decode(event.value)
-        except PayloadError as exc:
-            await reject(event, str(exc))
-            continue
+    async for event, update in decoded(stream, decode):
         store = update.store_id.encode()
         version = _version(event, update)
-        if message.partition != home_partition(store):
+        if event.message.partition != home_partition(store):
             # Forwarded with its version: if it arrives after a newer update sent straight
             # to the store's partition, the newer one still wins.
             await topic.send(key=store, value=encode_again(update.store_id, update.value, version))
             continue
-        partition_puts = puts.setdefault(message.partition, {})
-        held = partition_puts.get(store)
-        if held is None:
-            held = profile_index.get(store, functools.partial(profile_store.get, message.partition))
-        changed = change(decode_stored_profile(held), update.value, version)
+        changed = change(decode_stored_profile(profiles.get(store)), update.value, version)
         if changed is None:
             counters.stale += 1
             continue
-        partition_puts[store] = encode_profile(changed)
-    for partition, batch in puts.items():
-        await profile_store.put(partition, batch)
-        for store, profile_bytes in batch.items():
-            profile_index.put(store, profile_bytes)
-        index.touch(partition)
-    await processed(events)
-
-
-_profile_writes = asyncio.Lock()
-"""Held by the hours and the zones agent from reading a batch's profiles to writing them:
-both change parts of the same records."""
+        profile_bytes = encode_profile(changed)
+        profiles[store] = profile_bytes
+        profile_index.put(store, profile_bytes)
+        index.touch(event.message.partition)
 
 
 @app.agent(hours_topic, name="ingest-hours")
