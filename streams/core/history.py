@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from streams.core.schedule import Profile
 from streams.core.segments import RETENTION_US
 from streams.core.timeline import Timeline
 from streams.core.timestamps import US_PER_DAY
-from streams.core.zones import local_to_utc_us, resolve_zone
+from streams.core.zones import day_start_us, local_ordinal, resolve_zone
 
 HISTORY_DAYS = 400
 """How many local days of rollups are kept per store (``STOREMON_HISTORY_DAYS``)."""
@@ -83,18 +83,6 @@ def _seconds(ticks: int) -> str:
 def zone_of(profile: Profile) -> ZoneInfo:
     """The zone a store's days are counted in (America/Chicago without a valid one)."""
     return resolve_zone(profile.zone)[0]
-
-
-def local_ordinal(zone: ZoneInfo, t_us: int) -> int:
-    """The local date, in ``zone``, of the instant ``t_us`` (epoch µs)."""
-    moment = datetime.fromtimestamp(t_us // 1_000_000, zone)
-    return moment.date().toordinal()
-
-
-def day_start_us(zone: ZoneInfo, ordinal: int) -> int:
-    """When local date ``ordinal`` begins (its first instant: midnight, or the end of a
-    gap that swallows midnight), in epoch µs."""
-    return local_to_utc_us(zone, ordinal, 0)
 
 
 def history_timeline(keys: Keys, profile: Profile, n_us: int) -> Timeline:

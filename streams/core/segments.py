@@ -29,6 +29,7 @@ from streams.core.pollkeys import Keys, normalize_keys
 from streams.core.schedule import Profile
 from streams.core.timeline import last_observation_before
 from streams.core.timestamps import US_PER_DAY
+from streams.core.zones import day_start_us, local_ordinal, resolve_zone
 
 SEGMENT = b"\x01"
 """First byte of every segment key."""
@@ -86,10 +87,15 @@ def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Ke
     ``retention_us`` of the newest; the newest poll before that horizon that lies in
     business hours (carry-in: its status still reaches into the oldest window); and the
     newest poll before the horizon at all (so the store still has a row for a report time
-    before its first poll in the horizon, docs/semantics.md §4). The last two are often one poll."""
+    before its first poll in the horizon, docs/semantics.md §4). The last two are often one poll.
+
+    The horizon is moved back to the start of its local day (in the store's zone), so that
+    every day of history not yet final keeps all its polls (docs/semantics.md §8.2).
+    """
     if len(keys) == 0:
         return keys
-    horizon = (int(keys[-1]) >> 1) - retention_us
+    zone = resolve_zone(profile.zone)[0]
+    horizon = day_start_us(zone, local_ordinal(zone, (int(keys[-1]) >> 1) - retention_us))
     cut = int(np.searchsorted(keys >> 1, horizon, side="left"))
     if cut == 0:
         return keys

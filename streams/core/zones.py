@@ -78,3 +78,15 @@ def local_to_utc_us(zone: ZoneInfo, ordinal: int, us_of_day: int) -> int:
         )
         offset = _offset_us(zone, moment)
     return local_us - offset
+
+
+def local_ordinal(zone: ZoneInfo, t_us: int) -> int:
+    """The local date, in ``zone``, of the instant ``t_us`` (epoch µs)."""
+    moment = datetime.fromtimestamp(t_us // 1_000_000, zone)
+    return moment.date().toordinal()
+
+
+def day_start_us(zone: ZoneInfo, ordinal: int) -> int:
+    """When local date ``ordinal`` begins (its first instant: midnight, or the end of a
+    gap that swallows midnight), in epoch µs."""
+    return local_to_utc_us(zone, ordinal, 0)
