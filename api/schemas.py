@@ -201,6 +201,16 @@ class IncidentOut(BaseModel):
     downtime_s: float = Field(description="its business downtime inside [from, to), seconds")
 
 
+class DayOut(BaseModel):
+    """One local day of a store's history (docs/semantics.md §8)."""
+
+    date: str = Field(description="the local date, YYYY-MM-DD")
+    uptime_s: float = Field(description="active business time, seconds (to the µs)")
+    downtime_s: float = Field(description="inactive business time, seconds")
+    business_s: float = Field(description="business time of the day up to the report time")
+    final: bool = Field(description="wholly before the 14 days of polls kept: it no longer changes")
+
+
 class IncidentsOut(BaseModel):
     """A store's incidents overlapping ``[from, to)``."""
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from tqdm import tqdm
 
 from streams.core.batch import build_timelines, profiles_of, quality_of, report_rows
@@ -19,12 +18,11 @@ from streams.core.history import (
     HISTORY_COLUMNS,
     Day,
     MonthRow,
-    history_timeline,
     month_is_partial,
     month_row,
     month_span,
     parse_date,
-    rollups,
+    store_history,
     zone_of,
 )
 from streams.core.incidents import IncidentView, store_incidents
@@ -234,12 +232,10 @@ def compute_history(
     found: dict[str, list[Day]] = {}
     store_zones: dict[str, ZoneInfo] = {}
     for sid, keys in sorted(polls.items()):
-        kept = keys[: int(np.searchsorted(keys >> 1, n_us, side="right"))]
-        if not len(kept):
+        if not len(keys) or int(keys[0]) >> 1 > n_us:
             continue  # no poll at or before N: no history (as no report row)
         profile = profiles.get(sid, OPEN_24_7)
-        timeline = history_timeline(kept, profile, n_us)
-        found[sid] = rollups(timeline, profile, n_us, int(kept[-1]) >> 1, first, last)
+        found[sid] = store_history(keys, profile, n_us, first, last)
         store_zones[sid] = zone_of(profile)
     return OfflineHistory(found, n_us, store_zones, rejected)
 

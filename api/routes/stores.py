@@ -4,23 +4,26 @@ report and ``storemon incidents`` derives the rest)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import storepage
 from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreIdDep
 from api.errors import ApiError
-from api.schemas import AUTH_ERRORS, IncidentOut, IncidentsOut, errors
+from api.schemas import AUTH_ERRORS, DayOut, IncidentOut, IncidentsOut, errors
 from api.security import ReportRead
 from streams.core.exceptions import TimestampError
+from streams.core.history import parse_date, render_history_csv, store_history
 from streams.core.incidents import store_incidents, timeline_for
 from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile
+from streams.core.segments import kept_from
 from streams.core.timeline import Timeline
 from streams.core.timestamps import (
     EARLIEST_US,
@@ -92,6 +95,62 @@ async def get_incidents(
         from_=format_timestamp(lo),
         to=format_timestamp(hi),
         incidents=[IncidentOut(**i._asdict()) for i in found],
+    )
+
+
+class HistoryOut(BaseModel):
+    """A store's days (docs/semantics.md §8) from ``from`` to ``to``, local dates."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    store_id: str
+    from_: str | None = Field(alias="from", description="the first date asked for, if any")
+    to: str | None = Field(description="the last date asked for, if any")
+    days: list[DayOut]
+
+
+MAX_HISTORY_DAYS = 400
+"""The longest span one history request covers (``STOREMON_HISTORY_DAYS``)."""
+
+
+def _date(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise ApiError(422, f"{name}: {exc}") from None
+
+
+@router.get(
+    "/stores/{store_id}/history",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **VIEW_ERRORS},
+)
+async def get_history(
+    _who: ReportRead,
+    store_id: StoreIdDep,
+    coordinator: CoordinatorDep,
+    request: Request,
+    start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
+    end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, included")] = None,
+) -> Any:
+    """The store's daily business, up and down time in its zone, from ``from`` to ``to``
+    (both included; default: every day the pipeline holds polls for), each day up to the
+    report time; JSON, or CSV with ``Accept: text/csv``. The same rows as ``storemon
+    history`` gives offline for those days."""
+    first, last = _date("from", start), _date("to", end)
+    if first is not None and last is not None:
+        if last < first:
+            raise ApiError(422, f"to ({end}) must not come before from ({start})")
+        if last - first >= MAX_HISTORY_DAYS:
+            raise ApiError(422, f"from and to may be at most {MAX_HISTORY_DAYS} days apart")
+    keys, profile, n_us = await _store(coordinator, store_id)
+    newest = int(keys[-1]) >> 1
+    days = store_history(keys, profile, n_us, first, last, kept_from(newest, profile))
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(render_history_csv(days), media_type="text/csv")
+    return HistoryOut(
+        store_id=store_id, from_=start, to=end, days=[DayOut(**d.to_json()) for d in days]
     )
 
 

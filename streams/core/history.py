@@ -14,6 +14,8 @@ from datetime import date
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from streams.core.pollkeys import Keys
 from streams.core.report import TICKS_PER_CENTI_HOUR, two_decimals
 from streams.core.schedule import Profile
@@ -128,6 +130,28 @@ def rollups(
         days.append(Day(ordinal, business, active, end <= horizon and end <= n_us))
         start = end
     return days
+
+
+def store_history(
+    keys: Keys,
+    profile: Profile,
+    n_us: int,
+    first: int | None = None,
+    last: int | None = None,
+    kept_from_us: int | None = None,
+) -> list[Day]:
+    """A store's days at report time ``n_us`` from its polls (sorted, one per instant),
+    limited to local dates ``first..last``; with ``kept_from_us`` (the pipeline's, where
+    its polls are kept whole from), only the days from there on, which those polls
+    shape exactly. The one path of the offline command and the HTTP route."""
+    keys = keys[: int(np.searchsorted(keys >> 1, n_us, side="right"))]
+    if not len(keys):
+        return []
+    if kept_from_us is not None:
+        ordinal = local_ordinal(zone_of(profile), kept_from_us)
+        first = ordinal if first is None else max(first, ordinal)
+    timeline = history_timeline(keys, profile, n_us)
+    return rollups(timeline, profile, n_us, int(keys[-1]) >> 1, first, last)
 
 
 def parse_date(text: str) -> int:

@@ -82,6 +82,13 @@ def merge(segments: Iterable[tuple[bytes, bytes]]) -> Keys:
     return normalize_keys(np.concatenate(parts))
 
 
+def kept_from(newest_us: int, profile: Profile, retention_us: int = RETENTION_US) -> int:
+    """Where a store whose newest poll is ``newest_us`` keeps all its polls from: 14 days
+    back, then back to the start of that local day (docs/semantics.md §8.2)."""
+    zone = resolve_zone(profile.zone)[0]
+    return day_start_us(zone, local_ordinal(zone, newest_us - retention_us))
+
+
 def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Keys:
     """What a store keeps of ``keys`` (sorted, one per instant): every poll within
     ``retention_us`` of the newest; the newest poll before that horizon that lies in
@@ -94,8 +101,7 @@ def retain(keys: Keys, profile: Profile, retention_us: int = RETENTION_US) -> Ke
     """
     if len(keys) == 0:
         return keys
-    zone = resolve_zone(profile.zone)[0]
-    horizon = day_start_us(zone, local_ordinal(zone, (int(keys[-1]) >> 1) - retention_us))
+    horizon = kept_from(int(keys[-1]) >> 1, profile, retention_us)
     cut = int(np.searchsorted(keys >> 1, horizon, side="left"))
     if cut == 0:
         return keys

@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("GET", "/stores/acl-1", tokens.REPORT, None),
     ("GET", "/stores/acl-1.svg", tokens.REPORT, None),
     ("GET", "/stores/acl-1/incidents", tokens.REPORT, None),
+    ("GET", "/stores/acl-1/history", tokens.REPORT, None),
     ("GET", "/alerts", tokens.REPORT, None),
     ("GET", "/metrics", tokens.METRICS, None),
     ("GET", "/", tokens.METRICS, None),

@@ -24,7 +24,7 @@ from cloudevents.core.bindings import kafka as kafka_binding
 from replay.synthetic import generate
 from storemon.processes import free_port
 from streams.core.alerts import DOWN, SILENT, UP
-from tests.integration.conftest import Stack, read_records, wait_until
+from tests.integration.conftest import STOREMON, Stack, read_records, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -185,7 +185,7 @@ def test_down_up_and_silent_for_a_store_pushed_over_http_and_nothing_after_hours
     assert "Traceback" not in stack.log("worker-1")
 
 
-def test_replayed_history_raises_no_alert_and_incidents_add_up_to_every_report_row(
+def test_replayed_history_raises_no_alert_and_incidents_and_days_match_the_offline_ones(
     stack: Stack, loop_2023: Path, tmp_path: Path
 ) -> None:
     data = generate(loop_2023, tmp_path / "data", stores=120, days=9, seed=31)
@@ -217,6 +217,31 @@ def test_replayed_history_raises_no_alert_and_incidents_add_up_to_every_report_r
         assert abs(hours - float(row["downtime_last_day"])) <= 0.005 + 1e-9, (row, day)
         checked += 1
     assert checked == len(report)
+    # Daily history over HTTP: the same days as `storemon history` offline, every store
+    # (9 days of polls: all are within the 14 days the pipeline keeps whole).
+    cli = subprocess.run(
+        [STOREMON, "history", "--status", str(files["status"]), "--hours", str(files["hours"]),
+         "--timezones", str(files["timezones"]), "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    offline = {body["store_id"]: body["days"] for body in json.loads(cli.stdout)}
+    assert len(offline) > 100
+    for store_id, days in offline.items():
+        got = httpx.get(f"{url}/stores/{store_id}/history", timeout=30)
+        assert got.status_code == 200, got.text
+        assert got.json()["days"] == days, store_id
+    some, days = next(iter(offline.items()))
+    as_csv = httpx.get(
+        f"{url}/stores/{some}/history", headers={"Accept": "text/csv"},
+        params={"from": days[1]["date"], "to": days[-1]["date"]}, timeout=30,
+    )  # fmt: skip
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["date"] for r in rows] == [d["date"] for d in days[1:]]
+    assert [float(r["uptime_s"]) for r in rows] == [d["uptime_s"] for d in days[1:]]
+    bad = httpx.get(f"{url}/stores/{some}/history", params={"from": "last May"}, timeout=30)
+    assert bad.status_code == 422
+    assert "YYYY-MM-DD" in bad.json()["error"]
 
 
 def test_the_store_page_in_a_real_browser(stack: Stack, loop_2023: Path, tmp_path: Path) -> None:
