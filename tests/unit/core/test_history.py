@@ -21,14 +21,16 @@ from streams.core.history import (
     render_history_csv,
     render_monthly_csv,
     rollups,
+    store_history,
     zone_of,
 )
 from streams.core.pollkeys import normalize_keys
 from streams.core.report import store_row
 from streams.core.schedule import Profile
-from streams.core.segments import RETENTION_US
+from streams.core.segments import RETENTION_US, kept_from, retain
 from streams.core.timeline import Timeline
 from streams.core.timestamps import US_PER_DAY, US_PER_HOUR
+from streams.core.zones import local_ordinal
 from tests.unit.core import reference
 from tests.unit.core.helpers import keys_of, profile, us
 from tests.unit.core.test_properties import DST_DAYS, ZONES, _minute, _ticks, _us, shift
@@ -244,3 +246,19 @@ def test_a_history_row_is_in_seconds_to_the_microsecond() -> None:
     text = render_history_csv([day])
     assert text.startswith("date,uptime_s,downtime_s,business_s,final\r\n")
     assert day.to_json()["final"] is False
+
+
+def test_the_pipelines_history_starts_where_its_polls_are_kept_whole() -> None:
+    prof = Profile((), "Asia/Kolkata")
+    start = us("2023-05-01T00:00:00Z")
+    polls = [(start + h * US_PER_HOUR, h % 7 != 0) for h in range(24 * 20)]
+    keys = normalize_keys(keys_of(polls))
+    newest = polls[-1][0]
+    cut = kept_from(newest, prof)
+    zone = zone_of(prof)
+    assert cut == day_start_us(zone, local_ordinal(zone, newest - RETENTION_US))
+    everything = store_history(keys, prof, newest)
+    kept = store_history(retain(keys, prof), prof, newest, kept_from_us=cut)
+    assert kept[0].ordinal == local_ordinal(zone, cut)
+    assert kept == [d for d in everything if d.ordinal >= kept[0].ordinal]  # exact from there
+    assert len(everything) > len(kept)
