@@ -13,6 +13,14 @@ def _report(args: argparse.Namespace) -> int:
     from streams import offline
     from streams.settings import get_settings
 
+    if args.month is not None:
+        if args.as_of is not None or args.store_id is not None:
+            print("storemon report: --month goes without --as-of and --store-id", file=sys.stderr)
+            return 2
+        return offline.run_monthly(
+            args.status, args.hours, args.timezones, args.month, args.out,
+            get_settings().time_bounds(),
+        )  # fmt: skip
     return offline.run(
         args.status,
         args.hours,
@@ -180,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", help="report time, ISO 8601 (default: the newest poll)")
     report.add_argument("--store-id", help="report only this store")
     report.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
+    report.add_argument("--month", help="a monthly report of YYYY-MM instead (docs §8.3)")
     report.set_defaults(func=_report)
 
     incidents = sub.add_parser("incidents", help="each store's incidents offline, from the CSVs")

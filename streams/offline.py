@@ -22,6 +22,7 @@ from streams.core.history import (
     month_row,
     month_span,
     parse_date,
+    render_monthly_csv,
     store_history,
     zone_of,
 )
@@ -308,3 +309,41 @@ def compute_monthly(
     rows = [month_row(sid, days, span) for sid, days in result.days.items()]
     partial = month_is_partial(span, result.report_time_us, result.zones.values())
     return OfflineMonth(rows, partial, result.report_time_us)
+
+
+def run_monthly(
+    status: Path,
+    hours: Path,
+    timezones: Path,
+    month: str,
+    out: Path | None,
+    bounds: TimeBounds,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """``storemon report --month``: the monthly report (docs/semantics.md §8.3) offline;
+    returns the exit code. A partial month is said on standard error."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        result = compute_monthly(status, hours, timezones, bounds, month)
+    except (SourceError, ValueError) as exc:
+        print(f"storemon report: {exc}", file=stderr)
+        return 2
+    if result.report_time_us is None:
+        print("storemon report: no valid poll could be read", file=stderr)
+        return 1
+    text = render_monthly_csv(result.rows)
+    if out is None:
+        stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    when = format_timestamp(result.report_time_us)
+    state = (
+        "partial (not over at the report time, or before the data)"
+        if result.partial
+        else "complete"
+    )
+    print(f"storemon report: {month}, {len(result.rows)} stores at {when}; {state}", file=stderr)
+    return 0

@@ -82,3 +82,18 @@ def test_the_offline_monthly_report_totals_the_month(tmp_path: Path) -> None:
     )
     assert [row.to_fields()[1:] for row in april.rows] == [["0.00"] * 3 + [""]] * 2
     assert not april.partial
+
+
+def test_storemon_report_month_writes_the_monthly_csv_and_says_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", *_export(tmp_path), "--month", "2023-05"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "store_id,business_hours,uptime_hours,downtime_hours,uptime_pct",
+        "s1,36.00,18.00,18.00,50.00",
+        "s2,0.00,0.00,0.00,",
+    ]
+    assert "partial" in err
+    assert main(["report", *_export(tmp_path), "--month", "2023-5"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err
