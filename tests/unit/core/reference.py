@@ -108,19 +108,10 @@ def report(
     if status_at is None:
         return (zero,) * 6
 
-    totals = []
-    for width in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
-        up = down = zero
-        x = now - width
-        while x < now:
-            mid = x + STEP / 2
-            if open_at(mid):
-                if status_at(mid):
-                    up += STEP
-                else:
-                    down += STEP
-            x += STEP
-        totals.append((up, down))
+    totals = [
+        _sample(open_at, status_at, now - width, now)
+        for width in (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+    ]
     return tuple(u for u, _ in totals) + tuple(d for _, d in totals)
 
 
@@ -187,6 +178,16 @@ def span_totals(
     status_at = _status_function(polls, open_at, now)
     if status_at is None:
         return None
+    return _sample(open_at, status_at, lo, hi)
+
+
+def _sample(
+    open_at: Callable[[datetime], bool],
+    status_at: Callable[[datetime], bool],
+    lo: datetime,
+    hi: datetime,
+) -> tuple[timedelta, timedelta]:
+    """(up, down) in ``[lo, hi)``: the middle of every ``STEP``, open or not, up or down."""
     up = down = timedelta(0)
     x = lo
     while x < hi:
