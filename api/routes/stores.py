@@ -109,6 +109,10 @@ class HistoryOut(BaseModel):
     days: list[DayOut]
 
 
+DateText = Annotated[
+    str | None,
+    Query(description="a local date, YYYY-MM-DD", json_schema_extra={"format": "date"}),
+]
 MAX_HISTORY_DAYS = 400
 """The longest span one history request covers (``STOREMON_HISTORY_DAYS``)."""
 
@@ -131,20 +135,20 @@ async def get_history(
     store_id: StoreIdDep,
     coordinator: CoordinatorDep,
     request: Request,
-    start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
-    end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, included")] = None,
+    start: Annotated[DateText, Query(alias="from")] = None,
+    end: Annotated[DateText, Query(alias="to")] = None,
 ) -> Any:
     """The store's daily business, up and down time in its zone, from ``from`` to ``to``
     (both included; default: every day the pipeline holds polls for), each day up to the
     report time; JSON, or CSV with ``Accept: text/csv``. The same rows as ``storemon
     history`` gives offline for those days."""
+    keys, profile, n_us = await _store(coordinator, store_id)
     first, last = _date("from", start), _date("to", end)
     if first is not None and last is not None:
         if last < first:
             raise ApiError(422, f"to ({end}) must not come before from ({start})")
         if last - first >= MAX_HISTORY_DAYS:
             raise ApiError(422, f"from and to may be at most {MAX_HISTORY_DAYS} days apart")
-    keys, profile, n_us = await _store(coordinator, store_id)
     newest = int(keys[-1]) >> 1
     days = store_history(keys, profile, n_us, first, last, kept_from(newest, profile))
     if "text/csv" in request.headers.get("accept", ""):
