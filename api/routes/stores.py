@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.schemas import AUTH_ERRORS, DayOut, IncidentOut, IncidentsOut, errors
 from api.security import ReportRead
 from streams.core.exceptions import TimestampError
-from streams.core.history import parse_date, render_history_csv, store_history
+from streams.core.history import HISTORY_DAYS, parse_date, render_history_csv, store_history
 from streams.core.incidents import store_incidents, timeline_for
 from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
@@ -113,8 +113,6 @@ DateText = Annotated[
     str | None,
     Query(description="a local date, YYYY-MM-DD", json_schema_extra={"format": "date"}),
 ]
-MAX_HISTORY_DAYS = 400
-"""The longest span one history request covers (``STOREMON_HISTORY_DAYS``)."""
 
 
 def _date(name: str, text: str | None) -> int | None:
@@ -147,8 +145,8 @@ async def get_history(
     if first is not None and last is not None:
         if last < first:
             raise ApiError(422, f"to ({end}) must not come before from ({start})")
-        if last - first >= MAX_HISTORY_DAYS:
-            raise ApiError(422, f"from and to may be at most {MAX_HISTORY_DAYS} days apart")
+        if last - first >= HISTORY_DAYS:
+            raise ApiError(422, f"from and to may be at most {HISTORY_DAYS} days apart")
     newest = int(keys[-1]) >> 1
     days = store_history(keys, profile, n_us, first, last, kept_from(newest, profile))
     if "text/csv" in request.headers.get("accept", ""):

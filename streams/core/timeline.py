@@ -193,11 +193,6 @@ class Timeline:
         b_hi, b_lo = self.business(hi), self.business(lo)
         return Measure(b_hi - b_lo, self._active(hi, b_hi, count) - self._active(lo, b_lo, count))
 
-    def observation_after(self, x: int) -> int | None:
-        """The first observation (ticks) after tick ``x``, or None."""
-        i = bisect_right(self._obs, x)
-        return self._obs[i] if i < len(self._obs) else None
-
     @property
     def first_observation(self) -> int | None:
         """The first observation in the covered range (its carry-in included), in ticks."""
