@@ -24,7 +24,9 @@ from storemon.processes import STOREMON, Supervisor, settings_env, take_report
 from streams.settings import ROOT, Settings
 
 # Several sessions on one machine (each developer's) pick other ports with this variable.
-KAFKA_PORT = int(os.environ.get("STOREMON_TEST_KAFKA_PORT", "39092"))
+# Every fixed port stays below Linux's ephemeral range (32768-60999): an outgoing connection
+# may hold any port inside it for a while, and a broker would then fail to bind.
+KAFKA_PORT = int(os.environ.get("STOREMON_TEST_KAFKA_PORT", "19092"))
 S3_PORT = int(os.environ.get("STOREMON_TEST_S3_PORT", str(KAFKA_PORT + 10)))
 
 

@@ -22,7 +22,7 @@ from storemon.localkafka import LocalKafka
 from storemon.processes import STOREMON, free_port, settings_env
 from streams import kafka
 from streams.settings import ROOT, Settings
-from tests.integration.conftest import Stack, assert_same_report, offline_csv
+from tests.integration.conftest import KAFKA_PORT, Stack, assert_same_report, offline_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -208,7 +208,7 @@ def test_without_tokens_the_api_listens_on_loopback_only(tmp_path: Path) -> None
         served.wait(30)
 
 
-SECURE_PORT = 49092
+SECURE_PORT = KAFKA_PORT + 1000  # below the ephemeral range, as conftest says
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from tests.integration.conftest import Stack, assert_same_report, offline_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
-PORT = int(os.environ.get("STOREMON_TEST_CLUSTER_PORT", "59092"))
+PORT = int(os.environ.get("STOREMON_TEST_CLUSTER_PORT", "23092"))
 
 
 @pytest.fixture(scope="module")

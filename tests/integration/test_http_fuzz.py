@@ -8,7 +8,7 @@ cache, 100 examples an operation, so CI sends the same requests every time. Thre
 variables change that, for a long random run on a developer's machine::
 
     STOREMON_FUZZ_SEED=random STOREMON_FUZZ_EXAMPLES=1000 STOREMON_FUZZ_MINUTES=10 \\
-        STOREMON_TEST_KAFKA_PORT=43092 .venv/bin/python -m pytest \\
+        STOREMON_TEST_KAFKA_PORT=21092 .venv/bin/python -m pytest \\
         tests/integration/test_http_fuzz.py -q -p no:cacheprovider -s
 
 ``STOREMON_FUZZ_SEED`` is ``random`` (a new seed, printed, and named in a failure's

@@ -159,14 +159,14 @@ def fakes(tmp_path: Path) -> Iterator[Fakes]:
 
 @pytest.fixture
 def port() -> int:
-    """The first of 8 free ports in 47000–47999 (clients on even offsets, controllers odd),
+    """The first of 8 free ports in 26000–26999 (clients on even offsets, controllers odd),
     from a block drawn at random: other sessions may run these tests at the same time."""
-    blocks = list(range(47000, 47990, 10))
+    blocks = list(range(26000, 26990, 10))
     start = random.randrange(len(blocks))
     for base in blocks[start:] + blocks[:start]:
         if all(_free(p) for p in range(base, base + 8)):
             return base
-    pytest.fail("no 8 free ports in 47000-47999")
+    pytest.fail("no 8 free ports in 26000-26999")
 
 
 def _settings(port: int) -> Settings:
