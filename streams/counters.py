@@ -26,11 +26,14 @@ class Counters:
     stalls: int = 0
     """Partitions the progress watchdog found stalled."""
     skipped: int = 0
-    """Polls messages the engine skipped and the polls agent read again."""
+    """Source messages the engine skipped and this worker read again (``agents/rereads.py``)."""
 
     floors: dict[tuple[str, int], int] = field(default_factory=dict)
     """Per source topic partition, an offset processed up to before this worker looked:
     the group's committed offset, or the log's start (the progress watchdog keeps it)."""
+
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Per source topic partition, the log's start offset, when the watchdog last looked."""
 
     def floor(self, topic: str, partition: int, offset: int) -> None:
         """Everything before ``offset`` is processed, by this worker or an earlier owner."""

@@ -23,8 +23,15 @@ The two patches here close both ends: the fetch filter is a snapshot that is nev
 as "everything", records Faust would drop are put back (the partition is sought to their
 first offset), and a partition with no committed offset is sought to its beginning (this
 app's ``auto_offset_reset`` is ``earliest``) when Faust seeks to the committed offsets.
+
+Faust takes any jump in offsets for compaction and commits past it (``Consumer._add_gap``),
+and its commit rule lets a hole of one message at the head through (``_new_offset``: it
+asks ``min(acked) - committed > 1``). On the topics whose offsets have no holes (polls,
+report requests), both are closed here: a skipped message holds the commits back until it
+is read again, by this worker (``agents/rereads.py``) or by the partition's next owner.
+
 The progress watchdog (``agents/watchdog.py``) catches whatever else stalls a partition,
-and the polls agent checks that no offset is skipped (``core/progress.py`` ``Continuity``);
+and every source message is checked for a skipped offset before it (``agents/rereads.py``);
 both heal by :func:`rewind`, which needs Faust's read offsets held down (:class:`ReadOffsets`).
 """
 
@@ -36,26 +43,54 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from streams.counters import counters
+
 log = logging.getLogger(__name__)
 
 
-def install() -> None:
-    """Patch Faust's aiokafka consumer thread (idempotent)."""
+def install(holeless: frozenset[str] = frozenset()) -> None:
+    """Patch Faust's aiokafka consumer thread (idempotent). ``holeless``: the source
+    topics whose offsets have no holes, which Faust must never commit past a hole in."""
     from faust.transport.consumer import Consumer
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
+    _holeless.update(holeless)
     # faust types these as methods; replacing them is the point here
     AIOKafkaConsumerThread._fetch_records = _fetch_records  # type: ignore[method-assign]
     AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed  # type: ignore[method-assign]
-    if not getattr(Consumer.__init__, "_storemon", False):
-        made = Consumer.__init__
+    if getattr(Consumer.__init__, "_storemon", False):
+        return
+    made = Consumer.__init__
+    add_gap = Consumer._add_gap
+    new_offset = Consumer._new_offset
 
-        def init(self: Any, *args: Any, **kwargs: Any) -> None:
-            made(self, *args, **kwargs)
-            self._read_offset = ReadOffsets()
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self._read_offset = ReadOffsets()
 
-        init._storemon = True  # type: ignore[attr-defined]
-        Consumer.__init__ = init  # type: ignore[method-assign]
+    async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in _holeless:
+            await add_gap(self, tp, offset_from, offset_to)  # compaction: commit past it
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if tp.topic in _holeless and acked and committed is not None:
+            start = counters.starts.get((tp.topic, tp.partition), 0)
+            if start > committed:  # retention deleted what was not committed: not a hole
+                committed = self._committed_offset[tp] = start
+            if min(acked) > committed:
+                return None  # the next offset to commit is not acknowledged yet: a hole
+        result: int | None = new_offset(self, tp)
+        return result
+
+    init._storemon = True  # type: ignore[attr-defined]
+    Consumer.__init__ = init  # type: ignore[method-assign]
+    Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+
+
+_holeless: set[str] = set()
 
 
 async def _fetch_records(

@@ -13,6 +13,8 @@ real run, made to happen every time. Off unless a ``STOREMON_FAULT_*`` setting i
   Faust's drain cancels a delivery at a flow stop (``Consumer._drain_messages`` waits on
   ``suspend_flow`` beside the delivery, and marks the offset read either way). Faust takes
   the jump for a compacted range and commits past it; the polls agent must see it.
+- ``fault_lose_zone``: the same, once, on a partition of the (compacted) zones topic, where
+  a jump may be compaction and must be checked against the log.
 - ``fault_unacked``: two messages of a polls partition are processed and their
   acknowledgements lost (``Consumer.ack``), so that the partition's commits wait on them
   for good while the messages after them are processed.
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 PARK_AT_MOST_S = 120.0
 
 
-def install(settings: Settings, app: Any, polls_topic: str) -> None:
+def install(settings: Settings, app: Any, polls_topic: str, zones_topic: str) -> None:
     """Install the faults the settings ask for (none by default)."""
     if settings.fault_park_fetch is not None:
         _park_fetch(settings.fault_park_fetch, app)
@@ -41,6 +43,8 @@ def install(settings: Settings, app: Any, polls_topic: str) -> None:
         _pause_when_ready(app, polls_topic, partitions)
     if settings.fault_lose_message is not None:
         _lose_one_message(app, polls_topic, settings.fault_lose_message)
+    if settings.fault_lose_zone is not None:
+        _lose_one_message(app, zones_topic, settings.fault_lose_zone)
     if settings.fault_unacked is not None:
         _lose_two_acks(app, polls_topic, settings.fault_unacked)
 
@@ -95,16 +99,17 @@ def _pause_when_ready(app: Any, polls_topic: str, partitions: list[int]) -> None
             log.warning("fault: polls partitions %s are no longer fetched", chosen)
 
 
-def _lose_one_message(app: Any, polls_topic: str, partition: int) -> None:
+def _lose_one_message(app: Any, topic: str, partition: int) -> None:
     deliver = app.topics.on_message  # the consumer's callback, before the consumer exists
     lost: list[int] = []
 
     async def on_message(message: Any) -> None:
-        if not lost and _chosen(app, message, polls_topic, partition):
+        if not lost and _chosen(app, message, topic, partition):
             lost.append(message.offset)
             log.warning(
-                "fault: polls:%d offset %d read and never delivered", partition, message.offset
-            )
+                "fault: %s:%d offset %d read and never delivered",
+                topic.rsplit(".", 1)[-1], partition, message.offset,
+            )  # fmt: skip
             return
         await deliver(message)
 
@@ -134,13 +139,13 @@ def _lose_two_acks(app: Any, polls_topic: str, partition: int) -> None:
     Consumer.ack = lose  # type: ignore[method-assign]
 
 
-def _chosen(app: Any, message: Any, polls_topic: str, partition: int) -> bool:
+def _chosen(app: Any, message: Any, topic: str, partition: int) -> bool:
     """A message of the partition, once the worker is ready and has processed some of it."""
     from streams.counters import counters
 
     return bool(
-        message.topic == polls_topic
+        message.topic == topic
         and message.partition == partition
         and app.tables.recovery.completed.is_set()
-        and counters.next_offsets.get((polls_topic, partition), 0) > 0
+        and counters.next_offsets.get((topic, partition), 0) > 0
     )

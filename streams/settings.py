@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         description="testing: once ready, the worker reads one message of this polls "
         "partition and never hands it on, as a delivery cancelled by a flow stop is",
     )
+    fault_lose_zone: int | None = Field(
+        None,
+        ge=0,
+        description="testing: once ready, the worker reads one message of this zones "
+        "partition and never hands it on",
+    )
     fault_unacked: int | None = Field(
         None,
         ge=0,

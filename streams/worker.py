@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from streams.settings import get_settings, use_settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, topics_for
 
 
 def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> int:
@@ -34,16 +34,19 @@ def run(data_dir: Path | None, web_port: int | None, loglevel: str = "info") -> 
 
     from streams import engine, faults
 
-    engine.install()  # before the app makes its consumer
+    topics = topics_for(settings)
+    # before the app makes its consumer
+    engine.install(holeless=frozenset({topics.polls.name, topics.report_requests.name}))
     import streams.agents.alerts
     import streams.agents.ingest
     import streams.agents.maintenance
     import streams.agents.reports
+    import streams.agents.rereads
     import streams.agents.stats
     import streams.agents.watchdog  # noqa: F401 - registers the agents and the timers
     from streams.app import TOPICS, app
 
-    faults.install(settings, app, TOPICS.polls.name)
+    faults.install(settings, app, TOPICS.polls.name, TOPICS.zones.name)
 
     worker = faust.Worker(app, loglevel=loglevel)
     worker.execute_from_commandline()

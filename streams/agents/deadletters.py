@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import faust
 
+from streams.agents import rereads
 from streams.app import dead_letters_topic
 from streams.core.exceptions import PayloadError
 from streams.core.protocol import encode_dead_letter
@@ -52,4 +53,4 @@ async def decoded(
             await reject(event, str(exc))
         else:
             yield event, value
-        counters.done(message.topic, message.partition, message.offset)
+        rereads.done(message.topic, message.partition, message.offset)

@@ -22,10 +22,9 @@ from typing import Any
 import faust
 import numpy as np
 
-from streams.agents import alerts
+from streams.agents import alerts, rereads
 from streams.agents.deadletters import decoded, reject
 from streams.app import (
-    TOPICS,
     app,
     home_partition,
     hours_topic,
@@ -52,10 +51,8 @@ from streams.core.payloads import (
     with_zone,
 )
 from streams.core.pollkeys import Keys, normalize_keys
-from streams.core.progress import Continuity
 from streams.core.segments import encode
 from streams.counters import counters
-from streams.engine import rewind
 
 log = logging.getLogger(__name__)
 BATCH = 4_000
@@ -103,15 +100,6 @@ async def _misrouted(event: faust.EventT[bytes], topic: faust.TopicT, store: byt
     return True
 
 
-continuity = Continuity()
-"""The polls topic has no holes in its offsets: a jump is messages the engine skipped."""
-
-
-@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types the sender positional-only
-async def _moving(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
-    continuity.forget()
-
-
 @app.agent(polls_topic, name="ingest-polls")
 async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     """Each batch of messages: one new segment per store, one write per partition; the
@@ -119,33 +107,7 @@ async def ingest_polls(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
         await ingest_batch(events)
         load.batch(len(events))
-        newest: dict[int, int] = {}
-        skipped: dict[int, tuple[int, int]] = {}
-        for event in events:
-            message = event.message
-            again = continuity.see(message.partition, message.offset)
-            if again is not None:
-                skipped.setdefault(message.partition, (again, message.offset))
-            newest[message.partition] = message.offset  # in offset order: the last is newest
-        for partition, offset in newest.items():
-            counters.done(TOPICS.polls.name, partition, offset)
-        if skipped:
-            await _read_again(skipped)
-
-
-async def _read_again(skipped: dict[int, tuple[int, int]]) -> None:
-    """Messages the engine skipped: read their partitions again from the first one."""
-    from faust.types import TP
-
-    for partition, (first, seen) in sorted(skipped.items()):
-        counters.skipped += seen - first
-        log.error(
-            "%s:%d: offsets %d to %d were skipped by the engine; reading them again",
-            TOPICS.polls.name, partition, first, seen - 1,
-        )  # fmt: skip
-    await rewind(
-        app.consumer, {TP(TOPICS.polls.name, p): first for p, (first, _) in skipped.items()}
-    )
+        rereads.processed(events)
 
 
 async def ingest_batch(events: Sequence[faust.EventT[bytes]]) -> None:

@@ -64,6 +64,7 @@ async def _measure(keys: list[Key]) -> dict[Key, Offsets]:
         done = committed.get(tp)
         floor = max(starts[tp], done.offset if done is not None and done.offset >= 0 else 0)
         counters.floor(key[0], key[1], floor)
+        counters.starts[key] = starts[tp]
         measured[key] = Offsets(counters.next_offset(key[0], key[1]), ends[tp], floor)
     return measured
 

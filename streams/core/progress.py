@@ -186,3 +186,76 @@ class Continuity:
     def forget(self) -> None:
         """Partitions move (a rebalance): what comes next starts afresh."""
         self._next.clear()
+
+    def knows(self, partition: int) -> bool:
+        """Whether an offset is expected next for ``partition``."""
+        return partition in self._next
+
+    def expect(self, partition: int, offset: int) -> None:
+        """Start counting ``partition`` at ``offset`` (where it was sought: the group's
+        commit), so that even its first message after a rebalance is checked."""
+        self._next.setdefault(partition, offset)
+
+
+@dataclass
+class _Reread:
+    first: int
+    seen: int
+    tried_at: float | None = None
+    tries: int = 0
+
+
+@dataclass
+class Rereads:
+    """Partitions to read again from an offset (messages the engine skipped), asked for
+    until the re-read is seen to begin.
+
+    A rewind is asked again every ``retry_s``: the engine can undo one (a seek of its own, a
+    fetch put back, a broker away while it was sought). After ``tries`` it is given up, and
+    left to the watchdog (the commits stop at the hole, so the partition stalls). Bounded by
+    the partitions owned: one entry each, the lowest offset asked.
+    """
+
+    retry_s: float
+    tries: int = 20
+    _pending: dict[Key, _Reread] = field(default_factory=dict)
+
+    def ask(self, key: Key, first: int, seen: int) -> None:
+        """Read ``key`` again from ``first``: ``seen`` came when ``first`` was expected."""
+        held = self._pending.get(key)
+        if held is None:
+            self._pending[key] = _Reread(first, seen)
+        elif first < held.first:
+            held.first = first
+
+    def saw(self, key: Key, offset: int) -> None:
+        """A message at ``offset`` of ``key`` was processed: an offset below the one that
+        showed the hole means the re-read began."""
+        held = self._pending.get(key)
+        if held is not None and held.tries and offset < held.seen:
+            del self._pending[key]
+
+    def due(self, now: float) -> tuple[dict[Key, int], list[Key]]:
+        """The rewinds to make now (partition → offset), counted as tried; and those given
+        up (tried ``tries`` times without the re-read beginning), forgotten."""
+        rewind: dict[Key, int] = {}
+        given_up: list[Key] = []
+        for key, held in list(self._pending.items()):
+            if held.tried_at is not None and now - held.tried_at < self.retry_s:
+                continue
+            if held.tries >= self.tries:
+                given_up.append(key)
+                del self._pending[key]
+                continue
+            held.tried_at, held.tries = now, held.tries + 1
+            rewind[key] = held.first
+        return rewind, given_up
+
+    def keep(self, owned: set[Key]) -> None:
+        """Forget partitions no longer owned (their new owner starts from the commit, which
+        the hole held back)."""
+        for key in self._pending.keys() - owned:
+            del self._pending[key]
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)

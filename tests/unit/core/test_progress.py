@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from streams.core.progress import EXIT, REJOIN, RESUME, Continuity, Offsets, ProgressWatch, behind
+from streams.core.progress import (
+    EXIT,
+    REJOIN,
+    RESUME,
+    Continuity,
+    Offsets,
+    ProgressWatch,
+    Rereads,
+    behind,
+)
 
 P1 = ("storemon.polls", 1)
 P3 = ("storemon.polls", 3)
@@ -157,3 +166,37 @@ def test_continuity_starts_afresh_after_a_rebalance() -> None:
     seen.see(1, 3)
     seen.forget()
     assert seen.see(1, 900) is None  # another owner processed 4..899 meanwhile
+
+
+def test_continuity_checks_the_first_message_after_a_seek_when_told_where() -> None:
+    seen = Continuity()
+    seen.forget()
+    assert not seen.knows(1)
+    seen.expect(1, 24)  # sought to the group's commit
+    seen.expect(1, 90)  # already known: kept
+    assert seen.see(1, 25) == 24  # the first message after the seek was skipped
+
+
+def test_rereads_ask_again_until_the_reread_begins() -> None:
+    reads = Rereads(retry_s=5, tries=3)
+    reads.ask(("p", 1), 40, 45)
+    reads.ask(("p", 1), 30, 50)  # another hole, lower: read from the lowest
+    reads.saw(("p", 1), 10)  # not asked yet: a message from before is no sign
+    assert reads.due(0) == ({("p", 1): 30}, [])
+    assert reads.due(4) == ({}, [])  # given RETRY_S to take
+    reads.saw(("p", 1), 46)  # newer messages: the rewind has not taken
+    assert reads.due(5) == ({("p", 1): 30}, [])
+    reads.saw(("p", 1), 30)  # read again
+    assert not reads
+    assert reads.due(100) == ({}, [])
+
+
+def test_rereads_give_up_after_their_tries_and_forget_partitions_gone() -> None:
+    reads = Rereads(retry_s=1, tries=2)
+    reads.ask(("p", 1), 3, 9)
+    reads.ask(("p", 2), 3, 9)
+    assert reads.due(0) == ({("p", 1): 3, ("p", 2): 3}, [])
+    reads.keep({("p", 1)})  # partition 2 moved: its new owner starts from the commit
+    assert reads.due(1) == ({("p", 1): 3}, [])
+    assert reads.due(2) == ({}, [("p", 1)])
+    assert not reads
