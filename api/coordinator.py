@@ -284,6 +284,8 @@ class Coordinator:
             try:
                 _newest, parts = await self._watermark(report_id, deadline, waiting)
             except PartitionsSilentError as exc:
+                if lagging:
+                    break  # they answered before, behind: say how far (more use than silence)
                 raise PartitionsBehindError(
                     f"a consistent report could not catch up: {exc}", lagging
                 ) from None

@@ -18,7 +18,7 @@ from streams.settings import get_settings
 from streams.state.index import StoreIndex
 from streams.state.profiles import ProfileIndex
 from streams.state.rocksdb import Store
-from streams.state.segments import KafkaChangelog, SegmentStore
+from streams.state.segments import KafkaChangelog, SegmentStore, TableStore
 from streams.topics import partition_of, topics_for
 
 settings = get_settings()
@@ -177,6 +177,10 @@ def raw_producer() -> Any:
 segments = SegmentStore(
     polls, KafkaChangelog(polls, polls.changelog_topic.get_topic_name(), raw_producer)
 )
+profile_store = TableStore(
+    profiles, KafkaChangelog(profiles, profiles.changelog_topic.get_topic_name(), raw_producer)
+)
+"""The profiles table, written a batch of updates at a time (``agents/ingest.py``)."""
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)

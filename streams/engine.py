@@ -37,6 +37,7 @@ both heal by :func:`rewind`, which needs Faust's read offsets held down (:class:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import defaultdict
@@ -158,6 +159,10 @@ class ReadOffsets(defaultdict[Any, "int | None"]):
         self._held[tp] = max(offset, newest if newest is not None else offset)
         super().__setitem__(tp, offset)
 
+    def holding(self, tp: Any) -> bool:
+        """Whether a rewind of ``tp`` still waits for its first message read again."""
+        return tp in self._held
+
     def __setitem__(self, tp: Any, offset: int | None) -> None:
         held = self._held.get(tp)
         if held is not None:
@@ -185,6 +190,19 @@ async def rewind(consumer: Any, offsets: Mapping[Any, int]) -> None:
     (``Consumer.ack`` keeps an index), one that never was fills the hole the commits were
     waiting on, and what was processed is processed again idempotently.
     """
+    log.info("rewinding %s", {f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()})
+    async with _rewinding:
+        await asyncio.wait_for(_rewind(consumer, offsets), REWIND_S)
+    log.info("rewound %s", sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
+
+
+REWIND_S = 30.0
+"""A rewind that takes longer fails (``TimeoutError``): its caller asks again later."""
+_rewinding = asyncio.Lock()
+"""One rewind at a time (the watchdog's and the re-reads')."""
+
+
+async def _rewind(consumer: Any, offsets: Mapping[Any, int]) -> None:
     consumer.resume_partitions(set(offsets))
     assigned = consumer.assignment()
     wanted = {tp: offset for tp, offset in offsets.items() if tp in assigned}

@@ -23,13 +23,18 @@ async def reject(event: faust.EventT[bytes], reason: str) -> None:
     """Send a message this worker cannot use to the dead letters, with its topic and offset."""
     message = event.message
     raw = message.value if isinstance(message.value, bytes) else bytes(str(message.value), "utf-8")
-    location = f"partition {message.partition} offset {message.offset}"
+    await reject_record(message.topic, message.partition, message.offset, raw, reason)
+
+
+async def reject_record(topic: str, partition: int, offset: int, raw: bytes, reason: str) -> None:
+    """Send a record this worker cannot use to the dead letters, with its topic and offset."""
+    location = f"partition {partition} offset {offset}"
     counters.rejected += 1
-    log.warning("rejected %s %s: %s", message.topic, location, reason)
+    log.warning("rejected %s %s: %s", topic, location, reason)
     await dead_letters_topic.send(
-        key=message.topic.encode(),
+        key=topic.encode(),
         value=encode_dead_letter(
-            message.topic,
+            topic,
             location,
             reason,
             raw[:10_000].decode("utf-8", errors="replace"),

@@ -14,16 +14,18 @@ faust-streaming issue #527 reports the same). ``take_events`` lost none in the s
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import numpy as np
 
 from streams.agents import alerts, rereads
-from streams.agents.deadletters import decoded, reject
+from streams.agents.deadletters import reject, reject_record
 from streams.app import (
     app,
     home_partition,
@@ -31,7 +33,7 @@ from streams.app import (
     index,
     polls_topic,
     profile_index,
-    profiles,
+    profile_store,
     segments,
     settings,
     zones_topic,
@@ -159,45 +161,131 @@ async def write_groups(groups: dict[tuple[int, bytes], list[Keys]]) -> None:
     await alerts.observe(written)
 
 
-def _version(event: faust.EventT[bytes], update: Update) -> int:
+def _version(update: Update, timestamp_s: float | None) -> int:
     """An update's version: the producer's, or else the message's own timestamp."""
     if update.version is not None:
         return update.version
-    return int((event.message.timestamp or 0) * 1_000_000)
+    return int((timestamp_s or 0) * 1_000_000)
 
 
-async def _update_profiles(
-    stream: faust.StreamT[bytes],
-    topic: faust.TopicT,
-    decode: Callable[[bytes], Update],
-    encode_again: Callable[[str, Any, int], bytes],
-    change: Callable[[StoredProfile, Any, int], StoredProfile | None],
-) -> None:
-    async for event, update in decoded(stream, decode):
-        store = update.store_id.encode()
-        version = _version(event, update)
-        if event.message.partition != home_partition(store):
-            # Forwarded with its version: if it arrives after a newer update sent straight
-            # to the store's partition, the newer one still wins.
-            await topic.send(key=store, value=encode_again(update.store_id, update.value, version))
-            continue
-        changed = change(decode_stored_profile(profiles.get(store)), update.value, version)
-        if changed is None:
-            counters.stale += 1
-            continue
-        profile_bytes = encode_profile(changed)
-        profiles[store] = profile_bytes
-        profile_index.put(store, profile_bytes)
-        index.touch(event.message.partition)
+class Incoming(NamedTuple):
+    """One profile update as it came: from the stream, or read again from the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    timestamp_s: float | None
+
+
+class _Profiles:
+    """How one profile topic's updates change the stores' profiles, a batch at a time: the
+    changed profiles are written with one RocksDB write (and one changelog record batch)
+    per partition. Through Faust's table, each update would cost more than the update
+    itself (a buffered send, a callback and a RocksDB write each)."""
+
+    def __init__(
+        self,
+        topic: faust.TopicT,
+        decode: Callable[[bytes], Update],
+        encode_again: Callable[[str, Any, int], bytes],
+        change: Callable[[StoredProfile, Any, int], StoredProfile | None],
+    ) -> None:
+        self.topic, self.decode = topic, decode
+        self.encode_again, self.change = encode_again, change
+
+    async def apply(self, batch: Sequence[Incoming]) -> None:
+        """Apply a batch of updates, each unless a newer one is already there."""
+        async with _profile_writes:
+            await self._apply(batch)
+
+    async def _apply(self, batch: Sequence[Incoming]) -> None:
+        puts: dict[int, dict[bytes, bytes]] = {}
+        for incoming in batch:
+            try:
+                update = self.decode(incoming.value)
+            except PayloadError as exc:
+                await reject_record(
+                    incoming.topic, incoming.partition, incoming.offset, incoming.value, str(exc)
+                )
+                continue
+            store = update.store_id.encode()
+            version = _version(update, incoming.timestamp_s)
+            if incoming.partition != home_partition(store):
+                # Forwarded with its version: if it arrives after a newer update sent
+                # straight to the store's partition, the newer one still wins.
+                value = self.encode_again(update.store_id, update.value, version)
+                await self.topic.send(key=store, value=value)
+                continue
+            partition_puts = puts.setdefault(incoming.partition, {})
+            held = partition_puts.get(store)
+            if held is None:
+                held = profile_index.get(
+                    store, functools.partial(profile_store.get, incoming.partition)
+                )
+            changed = self.change(decode_stored_profile(held), update.value, version)
+            if changed is None:
+                counters.stale += 1
+                continue
+            partition_puts[store] = encode_profile(changed)
+        for partition, written in puts.items():
+            await profile_store.put(partition, written)
+            for store, profile_bytes in written.items():
+                profile_index.put(store, profile_bytes)
+            index.touch(partition)
+
+    async def read_again(self, records: Sequence[Any]) -> None:
+        """Records the engine skipped, read again from the log (``agents/rereads.py``)."""
+        await self.apply(
+            [
+                Incoming(
+                    r.topic,
+                    r.partition,
+                    r.offset,
+                    r.value,
+                    None if r.timestamp is None else r.timestamp / 1000,
+                )
+                for r in records
+            ]
+        )
+
+    async def run(self, stream: faust.StreamT[bytes]) -> None:
+        """Each batch of the stream; its offsets are acknowledged (by ``take_events``)
+        after its writes."""
+        async for events in stream.take_events(BATCH, WITHIN_S):  # type: ignore[attr-defined]  # Stream has it
+            await self.apply(
+                [
+                    Incoming(
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                        m.value if isinstance(m.value, bytes) else bytes(str(m.value), "utf-8"),
+                        m.timestamp,
+                    )
+                    for m in (event.message for event in events)
+                ]
+            )
+            rereads.processed(events)
+
+
+_profile_writes = asyncio.Lock()
+"""Held while a batch's profiles are read and written: the hours and the zones agent (and
+the records read again) change parts of the same records."""
+
+
+_hours = _Profiles(hours_topic, decode_hours, encode_hours, with_hours)
+_zones = _Profiles(zones_topic, decode_zone, encode_zone, with_zone)
+rereads.read_again_with(hours_topic.get_topic_name(), _hours.read_again)
+rereads.read_again_with(zones_topic.get_topic_name(), _zones.read_again)
 
 
 @app.agent(hours_topic, name="ingest-hours")
 async def ingest_hours(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's weekly schedule, whole, unless a newer one is already there."""
-    await _update_profiles(stream, hours_topic, decode_hours, encode_hours, with_hours)
+    await _hours.run(stream)
 
 
 @app.agent(zones_topic, name="ingest-timezones")
 async def ingest_zones(stream: faust.StreamT[bytes]) -> None:
     """Replace a store's time zone, unless a newer one is already there."""
-    await _update_profiles(stream, zones_topic, decode_zone, encode_zone, with_zone)
+    await _zones.run(stream)

@@ -7,12 +7,14 @@ checked against the one expected (``core/progress.py`` ``Continuity``):
 - on a topic whose offsets have no holes (polls, report requests: deleted by time, never
   compacted, never written in transactions), a jump is messages the engine skipped. The
   partition is read again from the first (``Rereads``), by a timer, outside the agents,
-  asked again until the re-read is seen to begin. Faust does not commit past the hole
+  asked again until the engine hands on a message read again. Faust does not commit past the hole
   (``engine.py``), so a partition that moves first is read again by its new owner, and a
   rewind that never takes stalls the partition for the watchdog to heal.
 - on a compacted topic (hours, zones), a jump may be compaction. Each is checked with a
-  Kafka client of our own, off the hot path: a record inside it was skipped, and is read
-  again the same way. Checks wait in a bounded queue; past it, they are counted and let go.
+  Kafka client of our own, off the hot path: the records inside it were skipped, and are
+  applied as read from the log by the agent's own code (not by a rewind: Faust's
+  bookkeeping of compacted ranges, fed by a rewind's jumps, lets the commits crawl). Checks
+  wait in a bounded queue; past it, they are logged and let go.
 
 The cost is a dictionary lookup per message, and for a hole one fetch or one rewind.
 """
@@ -23,7 +25,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -32,7 +34,7 @@ from streams import kafka
 from streams.app import TOPICS, app, settings
 from streams.core.progress import Continuity, Key, Rereads
 from streams.counters import counters
-from streams.engine import rewind
+from streams.engine import ReadOffsets, rewind
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,15 @@ async def _moving(sender: Any, *_: Any, signal: Any = None, **__: Any) -> None:
 
 @app.timer(interval=0.5)  # type: ignore[untyped-decorator]  # faust's is untyped
 async def read_again() -> None:
-    """Check the holes of the compacted topics; rewind what was skipped."""
+    """Check the holes of the compacted topics; rewind what was skipped. Never raises (a
+    timer that raises stops the worker)."""
+    try:
+        await _read_again()
+    except Exception:
+        log.exception("reading again what the engine skipped failed; tried again shortly")
+
+
+async def _read_again() -> None:
     from faust.types import TP
 
     if app.rebalancing:
@@ -124,6 +134,11 @@ async def read_again() -> None:
         if key in owned:
             await _check(key, first, seen)
     rereads.keep(owned)
+    consumer: Any = app.consumer
+    read = consumer._read_offset
+    for key in rereads.asked():
+        if isinstance(read, ReadOffsets) and not read.holding(TP(*key)):
+            rereads.taken(key)  # the engine handed on a message read again
     wanted, given_up = rereads.due(time.monotonic())
     for key in given_up:
         log.error(
@@ -136,10 +151,22 @@ async def read_again() -> None:
         await rewind(app.consumer, {TP(*key): offset for key, offset in wanted.items()})
     except Exception as exc:  # Kafka away, a rebalance began: asked again in RETRY_S
         log.warning("reading again failed: %s: %s", type(exc).__name__, exc)
+        rereads.failed(list(wanted))
+
+
+ReadAgain = Callable[[Sequence[Any]], Awaitable[None]]
+_handlers: dict[str, ReadAgain] = {}
+
+
+def read_again_with(topic: str, handler: ReadAgain) -> None:
+    """How the records of a compacted topic that the engine skipped are applied."""
+    _handlers[topic] = handler
 
 
 async def _check(key: Key, first: int, seen: int) -> None:
-    """Does the log hold a record between ``first`` and ``seen``? Then it was skipped."""
+    """Does the log hold records between ``first`` and ``seen``? They were skipped: apply
+    them as read from the log. (A rewind would be wrong here: Faust's bookkeeping of
+    compacted ranges, fed by a rewind's jumps, then lets the commits crawl.)"""
     global _checker  # noqa: PLW0603 - one client for the worker's life, made at first use
     from aiokafka import TopicPartition
 
@@ -151,12 +178,23 @@ async def _check(key: Key, first: int, seen: int) -> None:
         tp = TopicPartition(*key)
         _checker.assign([tp])
         _checker.seek(tp, first)
-        got = await asyncio.wait_for(_checker.getmany(tp, timeout_ms=2_000, max_records=1), 10)
+        found: list[Any] = []
+        while True:
+            got = await asyncio.wait_for(_checker.getmany(tp, timeout_ms=2_000), 10)
+            records = [r for batch in got.values() for r in batch]
+            found += [r for r in records if r.offset < seen]
+            if not records or records[-1].offset >= seen - 1:
+                break
     except Exception as exc:  # Kafka away: the hole is checked again later
         log.warning("checking %s:%d from %d failed: %s", key[0], key[1], first, exc)
         if len(_checks) < CHECKS:
             _checks.append((key, first, seen))
         return
-    found = [r.offset for records in got.values() for r in records if r.offset < seen]
-    if found:
-        _skipped(key, found[0], seen)
+    if not found:
+        return  # compaction
+    counters.skipped += len(found)
+    log.error(
+        "%s:%d: offsets %d to %d were skipped by the engine; %d records read again from the log",
+        key[0], key[1], found[0].offset, found[-1].offset, len(found),
+    )  # fmt: skip
+    await _handlers[key[0]](found)

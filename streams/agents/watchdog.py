@@ -116,7 +116,10 @@ async def _take(heal: Heal) -> None:
 async def _resume(heal: Heal) -> None:
     from faust.types import TP
 
-    await rewind(app.consumer, {TP(s.topic, s.partition): s.position for s in heal.stalled})
+    try:
+        await rewind(app.consumer, {TP(s.topic, s.partition): s.position for s in heal.stalled})
+    except Exception as exc:  # Kafka away, a rebalance began: the next step follows
+        log.warning("resuming failed: %s: %s", type(exc).__name__, exc)
 
 
 async def _rejoin() -> None:

@@ -203,6 +203,8 @@ class _Reread:
     seen: int
     tried_at: float | None = None
     tries: int = 0
+    sought: bool = False
+    """The last rewind was made (not failed)."""
 
 
 @dataclass
@@ -210,10 +212,12 @@ class Rereads:
     """Partitions to read again from an offset (messages the engine skipped), asked for
     until the re-read is seen to begin.
 
-    A rewind is asked again every ``retry_s``: the engine can undo one (a seek of its own, a
-    fetch put back, a broker away while it was sought). After ``tries`` it is given up, and
-    left to the watchdog (the commits stop at the hole, so the partition stalls). Bounded by
-    the partitions owned: one entry each, the lowest offset asked.
+    A rewind is asked again every ``retry_s`` while the engine has handed on no message read
+    again: it can undo one (a seek of its own, a fetch put back, a broker away while it was
+    sought). An agent may take longer to show the first (it works through what was handed
+    on before): the shell tells which it was (``taken``, ``saw``). After ``tries`` it is
+    given up, and left to the watchdog (the commits stop at the hole, so the partition
+    stalls). Bounded by the partitions owned: one entry each, the lowest offset asked.
     """
 
     retry_s: float
@@ -232,8 +236,16 @@ class Rereads:
         """A message at ``offset`` of ``key`` was processed: an offset below the one that
         showed the hole means the re-read began."""
         held = self._pending.get(key)
-        if held is not None and held.tries and offset < held.seen:
+        if held is not None and held.sought and offset < held.seen:
             del self._pending[key]
+
+    def asked(self) -> list[Key]:
+        """The partitions sought back and not yet seen read again."""
+        return [key for key, held in self._pending.items() if held.sought]
+
+    def taken(self, key: Key) -> None:
+        """The engine handed on a message read again: the re-read began."""
+        self._pending.pop(key, None)
 
     def due(self, now: float) -> tuple[dict[Key, int], list[Key]]:
         """The rewinds to make now (partition → offset), counted as tried; and those given
@@ -247,9 +259,16 @@ class Rereads:
                 given_up.append(key)
                 del self._pending[key]
                 continue
-            held.tried_at, held.tries = now, held.tries + 1
+            held.tried_at, held.tries, held.sought = now, held.tries + 1, True
             rewind[key] = held.first
         return rewind, given_up
+
+    def failed(self, keys: list[Key]) -> None:
+        """The rewinds of ``keys`` could not be made: asked again after ``retry_s``."""
+        for key in keys:
+            held = self._pending.get(key)
+            if held is not None:
+                held.sought = False
 
     def keep(self, owned: set[Key]) -> None:
         """Forget partitions no longer owned (their new owner starts from the commit, which

@@ -108,8 +108,10 @@ class KafkaChangelog:
         self.table.data.own_write_acknowledged(TP(self.topic, partition), first, first + count - 1)
 
 
-class SegmentStore:
-    """Segments of the stores of the partitions this worker holds (active or standby)."""
+class TableStore:
+    """A table's RocksDB partitions (those this worker holds, active or standby), written
+    with one atomic ``WriteBatch`` per partition whose puts go to the changelog as record
+    batches."""
 
     def __init__(self, table: Table, changelog: Changelog | None = None) -> None:
         self.table = table
@@ -118,6 +120,29 @@ class SegmentStore:
     def _db(self, partition: int) -> Rdict:
         db: Rdict = self.table.data._db_for_partition(partition)
         return db
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """One key's value in one partition (Faust's own ``get`` tries every partition)."""
+        value: bytes | None = self._db(partition).get(key)
+        return value
+
+    async def put(
+        self, partition: int, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()
+    ) -> None:
+        """One atomic RocksDB write; the puts (not the deletes) go to the changelog too."""
+        batch = WriteBatch(raw_mode=True)
+        records = list(puts.items())
+        for key, value in records:
+            batch.put(key, value)
+        for key in deletes:
+            batch.delete(key)
+        self._db(partition).write(batch)
+        if self.changelog is not None and records:
+            await self.changelog.send(partition, records)
+
+
+class SegmentStore(TableStore):
+    """Segments of the stores of the partitions this worker holds (active or standby)."""
 
     def read(self, partition: int, store: bytes) -> dict[bytes, bytes]:
         """Every segment of ``store``, by key (in key order)."""
@@ -158,15 +183,7 @@ class SegmentStore:
         deletes: Iterable[bytes] = (),
         newest_us: int | None = None,
     ) -> None:
-        """One atomic RocksDB write; the puts (not the deletes) go to the changelog too."""
-        batch = WriteBatch(raw_mode=True)
-        records = list(puts.items())
+        """One atomic write of segments (``put``), with the partition's newest poll time."""
         if newest_us is not None:
-            records.append((NEWEST, newest_us.to_bytes(8, "big")))
-        for key, value in records:
-            batch.put(key, value)
-        for key in deletes:
-            batch.delete(key)
-        self._db(partition).write(batch)
-        if self.changelog is not None and records:
-            await self.changelog.send(partition, records)
+            puts = {**puts, NEWEST: newest_us.to_bytes(8, "big")}
+        await self.put(partition, puts, deletes)

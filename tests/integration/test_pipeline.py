@@ -173,6 +173,9 @@ def test_worker_killed_mid_replay_recovers(stack: Stack, scenario: dict[str, Pat
         lags = asyncio.run(measure(stack.settings))
         committed = sum(p.committed or 0 for p in lags if p.topic == polls)
     assert committed > 0, "the worker committed no polls in 60 s"
+    # A few seconds more (the replay sends for about 40 s): what was committed by then is
+    # a clear share of the polls, so that reading it again would show below.
+    time.sleep(5)
     assert replay.poll() is None, "the replay should still be running"
     worker.send_signal(signal.SIGKILL)
     worker.wait()

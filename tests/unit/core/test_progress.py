@@ -200,3 +200,17 @@ def test_rereads_give_up_after_their_tries_and_forget_partitions_gone() -> None:
     assert reads.due(1) == ({("p", 1): 3}, [])
     assert reads.due(2) == ({}, [("p", 1)])
     assert not reads
+
+
+def test_rereads_are_taken_when_the_engine_hands_one_on_and_failed_ones_are_asked_again() -> None:
+    reads = Rereads(retry_s=5)
+    reads.ask(("p", 1), 40, 45)
+    reads.ask(("p", 2), 7, 9)
+    assert reads.asked() == []  # nothing sought yet
+    assert reads.due(0) == ({("p", 1): 40, ("p", 2): 7}, [])
+    assert reads.asked() == [("p", 1), ("p", 2)]
+    reads.failed([("p", 2)])  # the rewind raised: not sought, so no sign can be read
+    assert reads.asked() == [("p", 1)]
+    reads.saw(("p", 2), 1)  # not sought: no sign
+    reads.taken(("p", 1))
+    assert reads.due(5) == ({("p", 2): 7}, [])
