@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import OUT, machine, write_section
+from bench.common import OUT, arguments, machine, write_section
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor
 from streams import kafka
@@ -83,6 +83,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    arguments("bench.alerts", __doc__)
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{PORT}", controller_port=PORT + 1, local_dir=ROOT / ".local",
         app_id="bench-alerts", topic_prefix="bench-alerts", data_dir=OUT / "alerts-worker",

@@ -24,7 +24,7 @@ import time
 import uuid
 from typing import Any
 
-from bench.common import OUT, full_scale, machine, write_section
+from bench.common import OUT, arguments, full_scale, machine, write_section
 from replay.producer import replay
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor, take_report
@@ -89,6 +89,7 @@ def _run(kafka: LocalKafka, name: str, kill: bool, expected: set[str]) -> dict[s
 
 
 def main() -> None:
+    arguments("bench.cluster", __doc__)
     data = full_scale()
     offline = compute_offline(data.status, data.hours, data.timezones, Settings().time_bounds())
     expected = {",".join(row.to_fields()) for row in offline.rows}

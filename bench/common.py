@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -22,6 +23,16 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 DUPLICATES = 0.01
 """Share of polls of the full-scale set sent twice at one instant (half with the other
 status), so that every benchmark run checks the one-observation rule at scale."""
+
+
+def arguments(module: str, doc: str | None) -> None:
+    """A benchmark that takes no arguments: ``--help`` says what it does (instead of running
+    it), and anything else is refused."""
+    argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=(doc or "").strip().splitlines()[0] if doc else None,
+        epilog="It takes no arguments; it writes its section of docs/benchmarks.md.",
+    ).parse_args()
 
 
 def full_scale(seed: int = 2023) -> Generated:

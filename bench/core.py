@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from bench.common import full_scale, machine, median, run_measured, timed, write_section
+from bench.common import arguments, full_scale, machine, median, run_measured, timed, write_section
 from streams.core.batch import build_timelines, profiles_of, report_rows
 from streams.core.exports import read_hours, read_polls, read_zones
 from streams.core.report import render_csv
@@ -24,6 +24,7 @@ TARGETS = {"offline": 2.0, "offline_rss": 600 * 2**20, "build": 200_000, "rows":
 
 
 def main() -> None:
+    arguments("bench.core", __doc__)
     data = full_scale()
     print(f"data: {data.polls:,} polls, {data.stores:,} stores in {data.status.parent}", flush=True)
     storemon = [sys.executable, "-m", "storemon.cli", "report"]

@@ -33,7 +33,7 @@ import numpy as np
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.common import OUT, machine, write_section
+from bench.common import OUT, arguments, machine, write_section
 from replay.producer import replay
 from replay.sample import LOOP_2023
 from replay.synthetic import Generated, generate
@@ -243,6 +243,7 @@ def _seconds(text: str) -> float:
 
 
 def main() -> None:
+    arguments("bench.live", __doc__)
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{PORT}", controller_port=PORT + 1, local_dir=ROOT / ".local"
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.common import OUT, full_scale, machine, run_measured, write_section
+from bench.common import OUT, arguments, full_scale, machine, run_measured, write_section
 from replay.producer import replay
 from replay.sample import LOOP_2023
 from storemon.localkafka import LocalKafka
@@ -184,6 +184,7 @@ def _offline_baseline(files: dict[str, Path]) -> float:
 
 
 def main() -> None:
+    arguments("bench.pipeline", __doc__)
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{PORT}", controller_port=PORT + 1, local_dir=ROOT / ".local"
     )

@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.common import OUT, full_scale, machine, write_section
+from bench.common import OUT, arguments, full_scale, machine, write_section
 from replay.producer import replay
 from storemon.localkafka import LocalKafka
 from storemon.processes import Supervisor
@@ -57,6 +57,7 @@ def _summarize(
 
 
 def main() -> None:
+    arguments("bench.profile", __doc__)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     settings = Settings(
         bootstrap_servers=f"127.0.0.1:{PORT}", controller_port=PORT + 1, local_dir=ROOT / ".local"

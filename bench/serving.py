@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import OUT, full_scale, machine, write_section
+from bench.common import OUT, arguments, full_scale, machine, write_section
 from replay.producer import replay
 from storemon.localkafka import LocalKafka
 from storemon.locals3 import LocalS3
@@ -62,6 +62,7 @@ def _measure(urls: list[str], expected: set[str]) -> dict[str, float]:
 
 
 def main() -> None:
+    arguments("bench.serving", __doc__)
     kafka = LocalKafka(
         Settings(
             bootstrap_servers=f"127.0.0.1:{PORT}", controller_port=PORT + 1,
