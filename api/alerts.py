@@ -118,9 +118,18 @@ class AlertFeed:
             total.add_metric([kind], self.counts[kind])
         yield total
 
-    def latest(self, limit: int, store_id: str | None = None) -> list[dict[str, Any]]:
-        """The newest first."""
-        picked = [e for e in reversed(self.recent) if store_id is None or e["subject"] == store_id]
+    def latest(
+        self,
+        limit: int,
+        store_id: str | None = None,
+        sees: Callable[[str], bool] = lambda _store: True,
+    ) -> list[dict[str, Any]]:
+        """The newest first: ``store_id``'s, or those of every store ``sees`` lets through."""
+        picked = [
+            e
+            for e in reversed(self.recent)
+            if (e["subject"] == store_id if store_id is not None else sees(e["subject"]))
+        ]
         return picked[:limit]
 
 

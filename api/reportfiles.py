@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -190,3 +190,25 @@ def report_files(settings: Settings) -> ReportFiles:
     if settings.reports_url:
         return S3Files(settings)
     return FolderFiles(settings.reports_dir)
+
+
+async def only_rows(
+    chunks: AsyncIterator[bytes], keep: Callable[[str], bool]
+) -> AsyncIterator[bytes]:
+    """A report's CSV with only the rows whose store ``keep`` lets through (and the header):
+    a tenant's view of a report. A store id holds no comma or quote (docs/semantics.md §1),
+    so a row's first field is the text before its first comma."""
+    rest = b""
+    header = True
+    async for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        kept = []
+        for line in lines:
+            if header or keep(line.split(b",", 1)[0].decode("utf-8", "replace")):
+                kept.append(line + b"\n")
+            header = False
+        if kept:
+            yield b"".join(kept)
+    if rest and (header or keep(rest.split(b",", 1)[0].decode("utf-8", "replace"))):
+        yield rest

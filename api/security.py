@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -187,3 +187,31 @@ ReportRead = Annotated[Principal, Depends(require(REPORT, cookie=True))]
 """Reads reports and store views (a page session will do)."""
 Metrics = Annotated[Principal, Depends(require(METRICS, cookie=True))]
 """Reads metrics and the operator page (a page session will do)."""
+
+
+def no_store(store_id: str) -> ApiError:
+    """The answer about a store the pipeline holds no polls of, or that the caller's tenant
+    does not include: the same, so that a tenant's token never learns whether another's
+    store exists."""
+    return ApiError(404, f"store {store_id!r} has no polls in the pipeline")
+
+
+def visible(who: Principal, store_id: str) -> None:
+    """404 (as :func:`no_store`) unless ``who`` may read ``store_id``."""
+    if not who.sees(store_id):
+        raise no_store(store_id)
+
+
+def writable(who: Principal, store_ids: Iterable[str]) -> None:
+    """403 naming the stores outside ``who``'s tenant, if any: a write is refused whole."""
+    if who.tenant is None:
+        return
+    outside = who.tenant.outside(store_ids)
+    if outside:
+        shown = ", ".join(repr(s) for s in outside[:20])
+        more = f" and {len(outside) - 20:,} more" if len(outside) > 20 else ""
+        raise ApiError(
+            403,
+            f"the token {who.name!r} is bound to tenant {who.tenant.name!r}, whose stores do "
+            f"not include {shown}{more}: nothing was written",
+        )

@@ -150,12 +150,31 @@ def _token(args: argparse.Namespace) -> int:
             if not args.name or not args.scopes:
                 print("storemon token create: --name and --scopes are needed", file=sys.stderr)
                 return 2
-            token = tokens.create(path, args.name, args.scopes)
-            print(f"token {args.name!r} ({args.scopes}) added to {path}; it is shown once:")
+            tenant = None
+            if args.tenant is not None:
+                if args.stores is None and not args.store_prefix:
+                    print(
+                        "storemon token create: --tenant needs --stores FILE or --store-prefix P",
+                        file=sys.stderr,
+                    )
+                    return 2
+                tenant = tokens.Tenant(
+                    args.tenant,
+                    tokens.read_stores(args.stores) if args.stores is not None else frozenset(),
+                    tuple(tokens.check_prefix(p) for p in args.store_prefix or ()),
+                )
+            elif args.stores is not None or args.store_prefix:
+                print("storemon token create: --stores and --store-prefix need --tenant",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            token = tokens.create(path, args.name, args.scopes, tenant)
+            bound = "" if tenant is None else f", tenant {tenant.name!r}"
+            print(f"token {args.name!r} ({args.scopes}{bound}) added to {path}; it is shown once:")
             print(token)
         elif args.action == "list":
             for entry in tokens.read(path):
-                print(f"{entry.name}\t{','.join(entry.scopes)}\t{entry.created_at}")
+                bound_to = "" if entry.tenant is None else f"\ttenant {entry.tenant.name}"
+                print(f"{entry.name}\t{','.join(entry.scopes)}\t{entry.created_at}{bound_to}")
         else:
             name = args.name_arg or args.name
             if not name:
@@ -254,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--name", help="with create: a name for the token")
     token.add_argument("--scopes", help="with create: ingest, report, metrics, admin (a,b)")
     token.add_argument("--file", type=Path, help="the token file (default STOREMON_AUTH_FILE)")
+    token.add_argument(
+        "--tenant", help="with create: bind the token to a tenant's stores (ingest, report only)"
+    )
+    token.add_argument(
+        "--stores", type=Path, help="with --tenant: a file of its store ids, one a line"
+    )
+    token.add_argument(
+        "--store-prefix", action="append", help="with --tenant: its stores' id prefix (repeatable)"
+    )
     token.set_defaults(func=_token)
 
     demo = sub.add_parser(

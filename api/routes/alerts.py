@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.alerts import AlertFeed
 from api.errors import ApiError
 from api.schemas import AUTH_ERRORS, errors
-from api.security import ReportRead
+from api.security import ReportRead, visible
 from streams.core.exceptions import RowError
 from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
 
@@ -28,10 +28,13 @@ async def get_alerts(
         ),
     ] = None,
 ) -> list[dict[str, Any]]:
-    """Recent alerts as the topic carries them (CloudEvents 1.0): down, up and silent."""
+    """Recent alerts as the topic carries them (CloudEvents 1.0): down, up and silent; a
+    tenant's token gets its stores' only (another store's is 404)."""
     feed: AlertFeed = request.app.state.alerts
     try:
         sid = parse_store_id(store_id) if store_id is not None else None
     except RowError as exc:
         raise ApiError(422, str(exc)) from None
-    return feed.latest(limit, sid)
+    if sid is not None:
+        visible(_who, sid)
+    return feed.latest(limit, sid, _who.sees)

@@ -27,7 +27,7 @@ from api.schemas import (
     polls_body,
     zone_names,
 )
-from api.security import Ingest
+from api.security import Ingest, writable
 from streams.core.exceptions import PayloadError, RowError, quote
 from streams.core.payloads import MAX_POLLS_PER_MESSAGE, decode_hours, encode_hours, encode_zone
 from streams.core.pollkeys import poll_key
@@ -97,6 +97,7 @@ async def post_polls(_who: Ingest, request: Request, coordinator: CoordinatorDep
             },
             status_code=422,
         )
+    writable(_who, by_store)
     async with _kafka_errors():
         await coordinator.send_polls(by_store)
     return Accepted(accepted=len(items))
@@ -107,6 +108,7 @@ async def put_hours(
     _who: Ingest, store_id: StoreIdDep, hours: HoursIn, coordinator: CoordinatorDep
 ) -> HoursOut:
     """Replace the store's weekly schedule, whole."""
+    writable(_who, [store_id])
     payload = {"store_id": store_id, "shifts": [s.model_dump() for s in hours.shifts]}
     try:
         update = decode_hours(json.dumps(payload).encode())
@@ -124,6 +126,7 @@ async def put_timezone(
     _who: Ingest, store_id: StoreIdDep, zone: ZoneIn, coordinator: CoordinatorDep
 ) -> ZoneOut:
     """Replace the store's time zone; a name that is not an IANA zone is refused."""
+    writable(_who, [store_id])
     name = zone.timezone
     if name not in zone_names():
         raise ApiError(

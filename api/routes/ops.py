@@ -57,7 +57,10 @@ async def reports(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 50,
 ) -> list[ReportSummary]:
-    """Recent reports, newest first: status, report time, rows, duration, and where to get it."""
+    """Recent reports, newest first: status, report time, rows, duration, and where to get it.
+    A tenant's token sees the reports of all stores and its own one-store reports, without
+    their row counts or the names of other tokens."""
+    tenant = _who.tenant
     return [
         ReportSummary.model_validate(
             {
@@ -67,16 +70,17 @@ async def reports(
                 "report_time": r.get("report_time"),
                 "as_of": r.get("as_of"),
                 "store_id": r.get("store_id"),
-                "rows": r.get("rows"),
+                "rows": r.get("rows") if tenant is None else None,
                 "duration_s": r.get("duration_s"),
                 "scheduled": r.get("scheduled", False),
                 "consistent": r.get("consistent", False),
                 "behind": r.get("behind"),
                 "behind_total": r.get("behind_total"),
                 "error": r.get("error"),
-                "owner": r.get("owner"),
+                "owner": r.get("owner") if tenant is None or r.get("owner") == _who.name else None,
                 "url": f"/get_report?report_id={r['report_id']}",
             }
         )
         for r in store.recent(limit=limit)
+        if tenant is None or r.get("store_id") is None or tenant.covers(r["store_id"])
     ]

@@ -13,9 +13,11 @@ from fastapi.responses import Response, StreamingResponse
 from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreDep, StoreIdDep
 from api.errors import ApiError, SafeJSONResponse
+from api.reportfiles import only_rows
 from api.reportstore import COMPLETE, FAILED, ReportStore
 from api.schemas import AUTH_ERRORS, ReportIdIn, ReportState, Triggered, errors
-from api.security import Report, ReportRead
+from api.security import Report, ReportRead, visible
+from api.tokens import Principal
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
 from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
 from streams.core.timestamps import TIMESTAMP_PATTERN, parse_timestamp
@@ -49,6 +51,7 @@ TRIGGER_ERRORS = errors(*AUTH_ERRORS, 422, 503)
 
 
 async def _trigger(
+    who: Principal,
     coordinator: CoordinatorDep,
     as_of: str | None,
     store_id: str | None,
@@ -59,6 +62,8 @@ async def _trigger(
         if as_of is not None:
             as_of_us = parse_timestamp(as_of)
         sid = parse_store_id(store_id) if store_id is not None else None
+        if sid is not None:
+            visible(who, sid)
         record = await coordinator.trigger(as_of_us, sid, consistent=consistent)
     except TimestampError as exc:
         raise ApiError(422, f"as_of: {exc}") from None
@@ -80,7 +85,7 @@ async def trigger_report_get(
     consistent: Consistent = False,
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return await _trigger(coordinator, as_of, store_id, consistent)
+    return await _trigger(_who, coordinator, as_of, store_id, consistent)
 
 
 @router.post("/trigger_report", responses=TRIGGER_ERRORS)
@@ -92,7 +97,7 @@ async def trigger_report_post(
     consistent: Consistent = False,
 ) -> Triggered:
     """Start a report; it runs asynchronously."""
-    return await _trigger(coordinator, as_of, store_id, consistent)
+    return await _trigger(_who, coordinator, as_of, store_id, consistent)
 
 
 def _compatible(route: str) -> dict[str, Any]:
@@ -122,7 +127,7 @@ async def trigger_store_report(
     _who: Report, coordinator: CoordinatorDep, store_id: StoreIdDep
 ) -> Triggered:
     """Start a report of one store; it runs asynchronously."""
-    return await _trigger(coordinator, None, store_id)
+    return await _trigger(_who, coordinator, None, store_id)
 
 
 REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -153,9 +158,10 @@ REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
 """What asking for a report answers, whichever form asks."""
 
 
-async def _report(store: ReportStore, report_id: str) -> Response:
+async def _report(who: Principal, store: ReportStore, report_id: str) -> Response:
     """The report's status, or its CSV once complete (streamed from the file store, never
-    read whole); 404 when there is no such report."""
+    read whole; a tenant's token gets its stores' rows only); 404 when there is no such
+    report."""
     record: dict[str, Any] | None = await store.find(report_id)
     if record is None:
         raise ApiError(404, f"no report with id {quote(report_id)}: ids come from /trigger_report")
@@ -164,9 +170,10 @@ async def _report(store: ReportStore, report_id: str) -> Response:
         if record.get("report_time"):
             headers["X-Report-Time"] = record["report_time"]
         headers["X-Report-Behind"] = str(record.get("behind_total", 0))
-        return StreamingResponse(
-            store.files.read(report_id), media_type="text/csv", headers=headers
-        )
+        body = store.files.read(report_id)
+        if who.tenant is not None:
+            body = only_rows(body, who.tenant.covers)
+        return StreamingResponse(body, media_type="text/csv", headers=headers)
     currency = {k: record[k] for k in ("behind", "behind_total") if k in record}
     if record["status"] == FAILED:
         error = record.get("error", "unknown error")
@@ -185,7 +192,7 @@ async def get_report(
     report_id: Annotated[str, Query(description="from /trigger_report")],
 ) -> Response:
     """The report's status, or its CSV once complete."""
-    return await _report(store, report_id)
+    return await _report(_who, store, report_id)
 
 
 @router.post(
@@ -202,4 +209,4 @@ async def get_report(
 )
 async def post_store_get_report(_who: Report, store: StoreDep, body: ReportIdIn) -> Response:
     """The report's status, or its CSV once complete (a POST: a bearer token, no session)."""
-    return await _report(store, body.report_id)
+    return await _report(_who, store, body.report_id)

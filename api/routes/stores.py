@@ -16,7 +16,8 @@ from api.coordinator import KafkaUnavailableError, PartitionsSilentError
 from api.deps import CoordinatorDep, StoreIdDep
 from api.errors import ApiError
 from api.schemas import AUTH_ERRORS, DayOut, IncidentOut, IncidentsOut, errors
-from api.security import ReportRead
+from api.security import ReportRead, no_store, visible
+from api.tokens import Principal
 from streams.core.exceptions import TimestampError
 from streams.core.history import HISTORY_DAYS, parse_date, render_history_csv, store_history
 from streams.core.incidents import store_incidents, timeline_for
@@ -44,8 +45,12 @@ When = Annotated[
 ]
 
 
-async def _store(coordinator: CoordinatorDep, store_id: str) -> tuple[Keys, Profile, int]:
-    """The store's polls, profile and the report time; 404 when it has no poll."""
+async def _store(
+    who: Principal, coordinator: CoordinatorDep, store_id: str
+) -> tuple[Keys, Profile, int]:
+    """The store's polls, profile and the report time; 404 when it has no poll, or when it
+    is not one of the caller's tenant's stores."""
+    visible(who, store_id)
     try:
         part, newest = await coordinator.store_view(store_id)
     except PartitionsSilentError as exc:
@@ -53,7 +58,7 @@ async def _store(coordinator: CoordinatorDep, store_id: str) -> tuple[Keys, Prof
     except KafkaUnavailableError as exc:
         raise ApiError(503, str(exc)) from None
     if part.keys is None or newest is None:
-        raise ApiError(404, f"store {store_id!r} has no polls in the pipeline")
+        raise no_store(store_id)
     profile = decode_profile(part.profile.encode() if part.profile else None)
     return np.array(part.keys, dtype=np.int64), profile, newest
 
@@ -78,7 +83,7 @@ async def get_incidents(
     """The store's incidents overlapping ``[from, to)`` (default: the 7 days before the
     report time), each with its business downtime inside that span; ``end`` is null while
     an incident is open. Summed, they equal the report's downtime of the same span."""
-    keys, profile, n_us = await _store(coordinator, store_id)
+    keys, profile, n_us = await _store(_who, coordinator, store_id)
     hi = min(_instant("to", end, n_us), n_us)
     lo = _instant("from", start, hi - storepage.WINDOW_US)
     if not EARLIEST_US <= lo < hi:
@@ -140,7 +145,7 @@ async def get_history(
     (both included; default: every day the pipeline holds polls for), each day up to the
     report time; JSON, or CSV with ``Accept: text/csv``. The same rows as ``storemon
     history`` gives offline for those days."""
-    keys, profile, n_us = await _store(coordinator, store_id)
+    keys, profile, n_us = await _store(_who, coordinator, store_id)
     first, last = _date("from", start), _date("to", end)
     if first is not None and last is not None:
         if last < first:
@@ -172,7 +177,7 @@ async def get_store_picture(
     _who: ReportRead, store_id: StoreIdDep, coordinator: CoordinatorDep
 ) -> Response:
     """The store's last 7 local days as strips: business hours shaded, up and down."""
-    keys, profile, n_us = await _store(coordinator, store_id)
+    keys, profile, n_us = await _store(_who, coordinator, store_id)
     timeline = _picture(keys, profile, n_us)
     return Response(
         storepage.svg(store_id, timeline, n_us, profile.zone), media_type="image/svg+xml"
@@ -184,7 +189,7 @@ async def get_store_page(
     _who: ReportRead, store_id: StoreIdDep, coordinator: CoordinatorDep
 ) -> HTMLResponse:
     """The store's page: its picture and its incidents of the last 7 days."""
-    keys, profile, n_us = await _store(coordinator, store_id)
+    keys, profile, n_us = await _store(_who, coordinator, store_id)
     timeline = _picture(keys, profile, n_us)
     found = store_incidents(keys, profile, n_us, n_us - storepage.WINDOW_US, n_us)
     return HTMLResponse(storepage.page(store_id, timeline, n_us, profile.zone, found))
