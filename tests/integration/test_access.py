@@ -143,6 +143,97 @@ def test_the_token_file_is_read_again_while_the_api_runs(
     assert _call(url, "GET", "/reports", None, Authorization=f"Bearer {fresh}").status_code == 200
 
 
+def _report_rows(url: str, bearer: dict[str, str], **params: str) -> tuple[str, list[str]]:
+    """Trigger a report with ``bearer`` and wait for it: its id and its CSV's store ids."""
+    triggered = httpx.post(f"{url}/trigger_report", params=params, headers=bearer, timeout=30)
+    assert triggered.status_code == 200, triggered.text
+    report_id = triggered.json()["report_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        got = httpx.get(
+            f"{url}/get_report", params={"report_id": report_id}, headers=bearer, timeout=30
+        )
+        assert got.status_code == 200, got.text
+        if got.headers.get("X-Report-Status") == "Complete":
+            lines = got.text.splitlines()
+            assert lines[0].startswith("store_id,")
+            return report_id, sorted(line.split(",", 1)[0] for line in lines[1:])
+        time.sleep(0.2)
+    raise AssertionError("the report did not complete in 120 s")
+
+
+def test_a_tenant_token_gets_exactly_its_stores_in_every_route(
+    secured: tuple[Stack, str, dict[str, str]],
+) -> None:
+    stack, url, made = secured
+    auth = stack.settings.auth_file
+    assert auth is not None
+    admin = {"Authorization": f"Bearer {made[tokens.ADMIN]}"}
+    ours, theirs = ["own-1", "own-2", "lone"], ["acl-1", "rival-1"]
+    polls = [dict(POLL, store_id=s) for s in ours + theirs]
+    assert _call(url, "POST", "/polls", polls, **admin).status_code == 202
+    tenant = tokens.Tenant("acme", frozenset({"lone"}), ("own-",))
+    owner = {"Authorization": f"Bearer {tokens.create(auth, 'owner', 'ingest,report', tenant)}"}
+    deadline = time.monotonic() + 60  # every store's poll processed, the token file read
+    while (
+        not all(
+            _call(url, "GET", f"/stores/{s}/incidents", None, **admin).status_code == 200
+            for s in ours + theirs
+        )
+        or _call(url, "GET", "/reports", None, **owner).status_code != 200
+    ):
+        assert time.monotonic() < deadline, "the polls never reached the stores' partitions"
+        time.sleep(0.3)
+
+    # Reports: the full report holds its stores' rows only; other stores are not found.
+    _, everyone = _report_rows(url, admin)
+    assert set(ours + theirs) <= set(everyone)
+    report_id, rows = _report_rows(url, owner)
+    assert rows == sorted(ours)
+    for form in ("POST", "GET"):  # the compatible form filters the same
+        body = {"report_id": report_id} if form == "POST" else None
+        path = "/store/get_report" if form == "POST" else f"/get_report?report_id={report_id}"
+        seen = _call(url, form, path, body, **owner).text.splitlines()[1:]
+        assert sorted(line.split(",", 1)[0] for line in seen) == sorted(ours), form
+    _, one = _report_rows(url, owner, store_id="own-2")
+    assert one == ["own-2"]
+    rival_report, _ = _report_rows(url, admin, store_id="rival-1")
+    listed = _call(url, "GET", "/reports?limit=500", None, **owner).json()
+    assert rival_report not in {r["report_id"] for r in listed}  # another store's report
+    assert report_id in {r["report_id"] for r in listed}
+    assert all(r["rows"] is None for r in listed)
+
+    # Every route about one store: its own answer 2xx, another's 404 as an unknown store's.
+    views = ["/stores/{s}", "/stores/{s}.svg", "/stores/{s}/incidents", "/stores/{s}/history",
+             "/store/{s}/trigger_report", "/store/{s}/trigger_report/",
+             "/trigger_report?store_id={s}", "/alerts?store_id={s}"]  # fmt: skip
+    for view in views:
+        for s in ours:
+            got = _call(url, "GET", view.format(s=s), None, **owner)
+            assert got.status_code == 200, (view, s, got.text)
+        for s in [*theirs, "never-polled"]:
+            hidden = _call(url, "GET", view.format(s=s), None, **owner)
+            assert hidden.status_code == 404, (view, s, hidden.text)
+            assert hidden.json() == {"error": f"store {s!r} has no polls in the pipeline"}
+    alerts = _call(url, "GET", "/alerts?limit=1000", None, **owner)
+    assert alerts.status_code == 200
+    assert all(tenant.covers(a["subject"]) for a in alerts.json())
+
+    # Writes: its own stores accepted; any other store refused whole, and named.
+    assert _call(url, "POST", "/polls", [dict(POLL, store_id="own-9")], **owner).status_code == 202
+    mixed = _call(url, "POST", "/polls", [dict(POLL, store_id="own-3"), POLL], **owner)
+    assert mixed.status_code == 403
+    assert "'acl-1'" in mixed.json()["error"]
+    assert "own-3" not in mixed.json()["error"]
+    for path, body in (("hours", {"shifts": []}), ("timezone", {"timezone": "UTC"})):
+        assert _call(url, "PUT", f"/stores/own-1/{path}", body, **owner).status_code == 202
+        refused = _call(url, "PUT", f"/stores/rival-1/{path}", body, **owner)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "'rival-1'" in refused.json()["error"]
+    assert _call(url, "GET", "/metrics", None, **owner).status_code == 403
+    assert "Traceback" not in stack.log("api")
+
+
 def test_no_cors_grant_to_any_origin(secured: tuple[Stack, str, dict[str, str]]) -> None:
     _stack, url, made = secured
     origin = {"Origin": "https://evil.example", "Authorization": f"Bearer {made[tokens.ADMIN]}"}
