@@ -20,3 +20,9 @@ function request()
     tid, counter % 500, math.floor(s / 3600), math.floor(s / 60) % 60, s % 60)
   return wrk.format("POST", "/polls", {["Content-Type"] = "application/json"}, body)
 end
+
+function response(status, headers, body)
+  if status >= 300 then
+    io.write(string.format("status %d: %s\n", status, body))
+  end
+end
