@@ -166,6 +166,7 @@ def _table(cls: Any, name: str, help_: str) -> Any:
 # Per-store state, RocksDB-backed, with changelogs (see streams/core/segments.py).
 polls = _table(PollsTable, "polls", "each store's polls as append-only segments")
 profiles = _table(ProfilesTable, "profiles", "each store's weekly schedule and zone (JSON)")
+history = _table(Table, "history", "each store's final days, a record a month")
 
 
 def raw_producer() -> Any:
@@ -181,6 +182,10 @@ profile_store = TableStore(
     profiles, KafkaChangelog(profiles, profiles.changelog_topic.get_topic_name(), raw_producer)
 )
 """The profiles table, written a batch of updates at a time (``agents/ingest.py``)."""
+history_store = TableStore(
+    history, KafkaChangelog(history, history.changelog_topic.get_topic_name(), raw_producer)
+)
+"""The history table: final days, written when a store is compacted (``core/daystore.py``)."""
 index = StoreIndex(settings.refresh_every_s, lambda p: (segments.stores(p), segments.newest(p)))
 profile_index = ProfileIndex()
 timelines = TimelineCache(settings.timeline_cache_bytes)

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     changelog_retention_s: float = Field(
         21 * 86400.0, gt=0, description="the polls changelog keeps records this long"
     )
+    history_days: int = Field(
+        400,
+        ge=15,
+        le=4_000,
+        description="how many local days of final daily rollups a store keeps "
+        "(docs/semantics.md §8.2)",
+    )
     timeline_cache_bytes: int = Field(
         1536 * 1024 * 1024, gt=0, description="memory a worker may use for built timelines"
     )

@@ -39,6 +39,7 @@ class Topics(NamedTuple):
     report_schedule: TopicSpec
     polls_changelog: TopicSpec
     profiles_changelog: TopicSpec
+    history_changelog: TopicSpec
 
 
 def topics_for(settings: Settings) -> Topics:
@@ -101,6 +102,11 @@ def topics_for(settings: Settings) -> Topics:
         profiles_changelog=TopicSpec(
             f"{settings.app_id}-profiles-changelog", n, compacted,
             "the profiles table's changelog (Faust): key store id, value profile JSON",
+        ),
+        history_changelog=TopicSpec(
+            f"{settings.app_id}-history-changelog", n, compacted,
+            "the history table's changelog (Faust): a store's final days, a record a "
+            "month (streams/core/daystore.py); deleted records are tombstones",
         ),
     )  # fmt: skip
 

@@ -4,7 +4,7 @@ report and ``storemon incidents`` derives the rest)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
@@ -18,13 +18,13 @@ from api.errors import ApiError
 from api.schemas import AUTH_ERRORS, DayOut, IncidentOut, IncidentsOut, errors
 from api.security import ReportRead, no_store, visible
 from api.tokens import Principal
+from streams.core.daystore import history_days
 from streams.core.exceptions import TimestampError
-from streams.core.history import HISTORY_DAYS, parse_date, render_history_csv, store_history
+from streams.core.history import HISTORY_DAYS, Day, parse_date, render_history_csv
 from streams.core.incidents import store_incidents, timeline_for
 from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile
-from streams.core.segments import kept_from
 from streams.core.timeline import Timeline
 from streams.core.timestamps import (
     EARLIEST_US,
@@ -45,11 +45,19 @@ When = Annotated[
 ]
 
 
-async def _store(
-    who: Principal, coordinator: CoordinatorDep, store_id: str
-) -> tuple[Keys, Profile, int]:
-    """The store's polls, profile and the report time; 404 when it has no poll, or when it
-    is not one of the caller's tenant's stores."""
+class _View(NamedTuple):
+    keys: Keys
+    profile: Profile
+    n_us: int
+    days: list[Day]
+    """Final days stored after their polls (docs/semantics.md §8.2)."""
+    mark: int | None
+    """The last of them; the polls shape every day after it whole."""
+
+
+async def _view(who: Principal, coordinator: CoordinatorDep, store_id: str) -> _View:
+    """The store's polls, profile, report time and stored days; 404 when it has no poll,
+    or when it is not one of the caller's tenant's stores."""
     visible(who, store_id)
     try:
         part, newest = await coordinator.store_view(store_id)
@@ -60,7 +68,16 @@ async def _store(
     if part.keys is None or newest is None:
         raise no_store(store_id)
     profile = decode_profile(part.profile.encode() if part.profile else None)
-    return np.array(part.keys, dtype=np.int64), profile, newest
+    days = [Day(o, business, active, True) for o, business, active in part.days or []]
+    return _View(np.array(part.keys, dtype=np.int64), profile, newest, days, part.days_mark)
+
+
+async def _store(
+    who: Principal, coordinator: CoordinatorDep, store_id: str
+) -> tuple[Keys, Profile, int]:
+    """The store's polls, profile and the report time (:func:`_view`)."""
+    view = await _view(who, coordinator, store_id)
+    return view.keys, view.profile, view.n_us
 
 
 def _instant(name: str, text: str | None, default: int) -> int:
@@ -145,15 +162,14 @@ async def get_history(
     (both included; default: every day the pipeline holds polls for), each day up to the
     report time; JSON, or CSV with ``Accept: text/csv``. The same rows as ``storemon
     history`` gives offline for those days."""
-    keys, profile, n_us = await _store(_who, coordinator, store_id)
+    view = await _view(_who, coordinator, store_id)
     first, last = _date("from", start), _date("to", end)
     if first is not None and last is not None:
         if last < first:
             raise ApiError(422, f"to ({end}) must not come before from ({start})")
         if last - first >= HISTORY_DAYS:
             raise ApiError(422, f"from and to may be at most {HISTORY_DAYS} days apart")
-    newest = int(keys[-1]) >> 1
-    days = store_history(keys, profile, n_us, first, last, kept_from(newest, profile))
+    days = history_days(view.keys, view.profile, view.n_us, view.days, view.mark, first, last)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(render_history_csv(days), media_type="text/csv")
     return HistoryOut(

@@ -21,15 +21,18 @@ from streams.agents.reports import build
 from streams.app import (
     app,
     held_partitions,
+    history_store,
     index,
     owned_partitions,
     profile_index,
     profiles,
     segments,
+    settings,
     timelines,
 )
+from streams.core.daystore import finalize
 from streams.core.payloads import decode_profile
-from streams.core.segments import plan_compaction
+from streams.core.segments import merge, plan_compaction
 
 EVERY_S = 1.0
 BUDGET_S = 0.15
@@ -39,10 +42,21 @@ replay sends each store's polls together, so a store warmed then is warm at zero
 
 
 async def compact(partition: int, store: bytes, refresh: bool) -> None:
-    """Seal the store's older days and drop what retention allows (see ``plan_compaction``);
+    """Store the final days whose polls retention is about to drop (``finalize``), then
+    seal the store's older days and drop what retention allows (``plan_compaction``);
     with ``refresh``, write every segment it keeps to the changelog again."""
     found = segments.read(partition, store)
     profile = decode_profile(profile_index.get(store, profiles.get))
+    if found:
+        days = finalize(
+            store,
+            merge(found.items()),
+            profile,
+            partial(history_store.get, partition),
+            settings.history_days,
+        )
+        if days.puts or days.deletes:  # before the polls go: a crash between loses nothing
+            await history_store.put(partition, days.puts, days.deletes, tombstones=True)
     plan = plan_compaction(store, found, profile, refresh=refresh)
     if plan.puts or plan.deletes:
         await segments.write(partition, plan.puts, plan.deletes)

@@ -13,14 +13,19 @@ from streams.agents.deadletters import decoded
 from streams.app import (
     TOPICS,
     app,
+    history_store,
     index,
     profile_index,
     profiles,
     report_parts_topic,
     report_requests_topic,
     segments,
+    settings,
     timelines,
 )
+from streams.core.daystore import prefix as day_prefix
+from streams.core.daystore import stored_days
+from streams.core.history import zone_of
 from streams.core.payloads import decode_profile
 from streams.core.protocol import (
     ROWS,
@@ -34,6 +39,7 @@ from streams.core.protocol import (
 from streams.core.report import ReportRow
 from streams.core.segments import merge
 from streams.core.timeline import Timeline
+from streams.core.zones import local_ordinal
 from streams.counters import counters
 
 log = logging.getLogger(__name__)
@@ -106,10 +112,22 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         assert request.store_id is not None
         store = request.store_id.encode()
         found = merge(segments.read(partition, store).items()) if store in state.stores else None
+        profile_bytes = profile_index.get(store, profiles.get)
+        days, mark = None, None
+        if found is not None and len(found):
+            zone = zone_of(decode_profile(profile_bytes))
+            days, mark = stored_days(
+                store,
+                history_store.scan(partition, day_prefix(store)),
+                local_ordinal(zone, int(found[-1]) >> 1),
+                settings.history_days,
+            )
         await _send(
             request, partition, answer=answer, phase=STORE, newest_us=state.newest_us, chunk=0,
             chunks=1, rows=[], keys=None if found is None else found.tolist(),
-            profile=(profile_index.get(store, profiles.get) or b"").decode() or None,
+            profile=(profile_bytes or b"").decode() or None,
+            days=None if days is None else [[d.ordinal, d.business, d.active] for d in days],
+            days_mark=mark,
         )  # fmt: skip
         return
     assert request.n_us is not None

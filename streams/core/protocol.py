@@ -20,6 +20,8 @@ from streams.core.timestamps import EARLIEST_US
 WATERMARK = "watermark"
 ROWS = "rows"
 STORE = "store"
+MAX_STORED_DAYS = 4_000
+"""The most stored days one store view carries (``STOREMON_HISTORY_DAYS`` at most)."""
 MAX_STORE_KEYS = 500_000
 """A store's retained polls sent in one answer (14 days of one poll every 3 s)."""
 MAX_REQUEST_BYTES = 4_096
@@ -90,6 +92,22 @@ class ReportPart(_Message):
     processed: dict[TopicName, Annotated[int, Field(ge=0, le=2**63 - 1)]] | None = None
     """Per source topic, the next offset of this partition its owner had to process when
     it answered (everything before it is in the answer): how current the answer is."""
+    days: (
+        Annotated[
+            list[
+                Annotated[
+                    list[Annotated[int, Field(ge=0, le=2**62)]], Field(min_length=3, max_length=3)
+                ]
+            ],
+            Field(max_length=MAX_STORED_DAYS),
+        ]
+        | None
+    ) = None
+    """For ``store``: its final days kept after their polls, oldest first, each
+    ``[ordinal, business, active]`` in ticks (docs/semantics.md §8.2)."""
+    days_mark: Annotated[int, Field(ge=0, le=4_000_000)] | None = None
+    """For ``store``: the last local day stored (an ordinal); the polls shape every day
+    after it whole. None: nothing stored yet."""
 
 
 class WorkerStats(_Message):

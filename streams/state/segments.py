@@ -40,7 +40,7 @@ class Table(Protocol):
 class Changelog(Protocol):
     """Where a write's changelog records go."""
 
-    async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+    async def send(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
         """Send the records, in order, to the changelog partition."""
 
 
@@ -48,7 +48,7 @@ async def send_batches(
     producer: AIOKafkaProducer,
     topic: str,
     partition: int,
-    records: list[tuple[bytes, bytes]],
+    records: Sequence[tuple[bytes, bytes | None]],
     headers: Sequence[tuple[str, bytes]] = (),
 ) -> list[tuple[asyncio.Future[RecordMetadata], int]]:
     """Send records, in order, to one partition as few Kafka record batches as they fit in
@@ -87,7 +87,7 @@ class KafkaChangelog:
         """The producer (it exists once the app has started)."""
         return self._producer()
 
-    async def send(self, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+    async def send(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
         """Send the records; once acknowledged, the last one's offset is persisted."""
         for future, count in await send_batches(self.producer, self.topic, partition, records):
             future.add_done_callback(
@@ -126,27 +126,9 @@ class TableStore:
         value: bytes | None = self._db(partition).get(key)
         return value
 
-    async def put(
-        self, partition: int, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()
-    ) -> None:
-        """One atomic RocksDB write; the puts (not the deletes) go to the changelog too."""
-        batch = WriteBatch(raw_mode=True)
-        records = list(puts.items())
-        for key, value in records:
-            batch.put(key, value)
-        for key in deletes:
-            batch.delete(key)
-        self._db(partition).write(batch)
-        if self.changelog is not None and records:
-            await self.changelog.send(partition, records)
-
-
-class SegmentStore(TableStore):
-    """Segments of the stores of the partitions this worker holds (active or standby)."""
-
-    def read(self, partition: int, store: bytes) -> dict[bytes, bytes]:
-        """Every segment of ``store``, by key (in key order)."""
-        start = prefix(store)
+    def scan(self, partition: int, start: bytes) -> dict[bytes, bytes]:
+        """Every key of one partition beginning with ``start``, with its value (in key
+        order)."""
         out: dict[bytes, bytes] = {}
         it = self._db(partition).iter()
         it.seek(start)
@@ -157,6 +139,38 @@ class SegmentStore(TableStore):
             out[key] = it.value()
             it.next()
         return out
+
+    async def put(
+        self,
+        partition: int,
+        puts: Mapping[bytes, bytes],
+        deletes: Iterable[bytes] = (),
+        *,
+        tombstones: bool = False,
+    ) -> None:
+        """One atomic RocksDB write; the puts go to the changelog too, and the deletes as
+        tombstones with ``tombstones`` (the segments' deletes need none: their changelog
+        deletes records by age)."""
+        batch = WriteBatch(raw_mode=True)
+        records: list[tuple[bytes, bytes | None]] = list(puts.items())
+        for key, value in puts.items():
+            batch.put(key, value)
+        gone = list(deletes)
+        for key in gone:
+            batch.delete(key)
+        self._db(partition).write(batch)
+        if tombstones:
+            records += [(key, None) for key in gone]
+        if self.changelog is not None and records:
+            await self.changelog.send(partition, records)
+
+
+class SegmentStore(TableStore):
+    """Segments of the stores of the partitions this worker holds (active or standby)."""
+
+    def read(self, partition: int, store: bytes) -> dict[bytes, bytes]:
+        """Every segment of ``store``, by key (in key order)."""
+        return self.scan(partition, prefix(store))
 
     def stores(self, partition: int) -> list[bytes]:
         """The stores with segments in ``partition``: one seek per store, not per key."""

@@ -1,0 +1,68 @@
+"""Days kept after their polls (docs/semantics.md §8.2): a scenario longer than the 14 days
+of polls the pipeline keeps, compacted as it would be over weeks (``refresh_every_s``
+short), serves every day of every store over HTTP exactly as ``storemon history`` computes
+them offline from every poll."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from replay.synthetic import generate
+from tests.integration.conftest import STOREMON, Stack, read_records, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def test_days_older_than_the_polls_kept_are_served_as_offline(
+    stack: Stack, loop_2023: Path, tmp_path: Path
+) -> None:
+    data = generate(loop_2023, tmp_path / "data", stores=60, days=24, seed=37)
+    files = {"status": data.status, "hours": data.hours, "timezones": data.timezones}
+    stack.settings = stack.settings.model_copy(update={"refresh_every_s": 3.0})
+    stack.worker("worker-1")
+    url = stack.start_api()
+    stack.wait_worker_ready("worker-1")
+    stack.replay(files)
+    stack.wait_caught_up()
+    cli = subprocess.run(
+        [STOREMON, "history", "--status", str(files["status"]), "--hours", str(files["hours"]),
+         "--timezones", str(files["timezones"]), "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    offline = {body["store_id"]: body["days"] for body in json.loads(cli.stdout)}
+    assert len(offline) > 50
+    assert max(len(days) for days in offline.values()) > 20  # more days than polls kept
+    stored = f"{stack.settings.app_id}-history-changelog"
+
+    def served(store_id: str) -> list[object]:
+        got = httpx.get(f"{url}/stores/{store_id}/history", timeout=30)
+        assert got.status_code == 200, got.text
+        days: list[object] = got.json()["days"]
+        return days
+
+    # Every store is compacted within a few seconds: its old days stored, its polls dropped.
+    def first_differing() -> str:
+        for s, d in offline.items():
+            if served(s) != d:
+                return f"{s}: served {served(s)[:2]}, offline {d[:2]}"
+        return "none"
+
+    wait_until(lambda: all(served(s) == d for s, d in offline.items()), 120, why=first_differing)
+    records = read_records(stack.settings.bootstrap_servers, stored)
+    assert len({r.key for r in records}) >= len(offline)  # a mark and months per store
+    finals = [d for days in offline.values() for d in days if d["final"]]
+    assert finals  # days older than the 14 days of polls are served from what was stored
+    # A span of old days only: from the stored records alone.
+    some, days = max(offline.items(), key=lambda item: len(item[1]))
+    old = [d for d in days if d["final"]][:3]
+    got = httpx.get(
+        f"{url}/stores/{some}/history", params={"from": old[0]["date"], "to": old[-1]["date"]},
+        timeout=30,
+    ).json()  # fmt: skip
+    assert got["days"] == old
+    assert "Traceback" not in stack.log("worker-1")
