@@ -139,14 +139,21 @@ def wait_until(
     raise AssertionError(f"not true within {timeout_s} s{'; ' + why() if why() else ''}")
 
 
-def offline_csv(files: dict[str, Path], *extra: str) -> str:
-    """The offline report of the same files, as the reference."""
+def offline_csv(files: dict[str, Path], *extra: str, command: str = "report") -> str:
+    """The offline report (or another offline command's output) of the same files, as the
+    reference."""
     result = subprocess.run(
-        [STOREMON, "report", "--status", str(files["status"]), "--hours", str(files["hours"]),
+        [STOREMON, command, "--status", str(files["status"]), "--hours", str(files["hours"]),
          "--timezones", str(files["timezones"]), *extra],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return result.stdout
+
+
+def offline_history(files: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    """Every store's days from ``storemon history --format json`` of the same files."""
+    bodies = json.loads(offline_csv(files, "--format", "json", command="history"))
+    return {body["store_id"]: body["days"] for body in bodies}
 
 
 def assert_same_report(got: str, expected: str) -> None:

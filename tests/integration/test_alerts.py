@@ -24,7 +24,7 @@ from cloudevents.core.bindings import kafka as kafka_binding
 from replay.synthetic import generate
 from storemon.processes import free_port
 from streams.core.alerts import DOWN, SILENT, UP
-from tests.integration.conftest import STOREMON, Stack, read_records, wait_until
+from tests.integration.conftest import Stack, offline_history, read_records, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -219,12 +219,7 @@ def test_replayed_history_raises_no_alert_and_incidents_and_days_match_the_offli
     assert checked == len(report)
     # Daily history over HTTP: the same days as `storemon history` offline, every store
     # (9 days of polls: all are within the 14 days the pipeline keeps whole).
-    cli = subprocess.run(
-        [STOREMON, "history", "--status", str(files["status"]), "--hours", str(files["hours"]),
-         "--timezones", str(files["timezones"]), "--format", "json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    offline = {body["store_id"]: body["days"] for body in json.loads(cli.stdout)}
+    offline = offline_history(files)
     assert len(offline) > 100
     for store_id, days in offline.items():
         got = httpx.get(f"{url}/stores/{store_id}/history", timeout=30)

@@ -5,15 +5,13 @@ them offline from every poll."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from replay.synthetic import generate
-from tests.integration.conftest import STOREMON, Stack, read_records, wait_until
+from tests.integration.conftest import Stack, offline_history, read_records, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -29,12 +27,7 @@ def test_days_older_than_the_polls_kept_are_served_as_offline(
     stack.wait_worker_ready("worker-1")
     stack.replay(files)
     stack.wait_caught_up()
-    cli = subprocess.run(
-        [STOREMON, "history", "--status", str(files["status"]), "--hours", str(files["hours"]),
-         "--timezones", str(files["timezones"]), "--format", "json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    offline = {body["store_id"]: body["days"] for body in json.loads(cli.stdout)}
+    offline = offline_history(files)
     assert len(offline) > 50
     assert max(len(days) for days in offline.values()) > 20  # more days than polls kept
     stored = f"{stack.settings.app_id}-history-changelog"
