@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from streams.counters import counters
@@ -215,6 +215,25 @@ async def _rewind(consumer: Any, offsets: Mapping[Any, int]) -> None:
     # handed on from the old fetch meanwhile may have raised them again: hold them anew.
     for tp, offset in wanted.items():
         hold(tp, offset)
+
+
+def acknowledge(consumer: Any, tp: Any, offsets: Iterable[int]) -> None:
+    """Count ``offsets`` of ``tp`` as acknowledged in Faust's consumer (its ``ack``, by
+    offset): records applied outside the streams (read again from the log) let the commits
+    move past them. A message Faust handed to a stream and lost stays in its unacked set,
+    which a rebalance waits to empty; it leaves it too."""
+    committed = consumer._committed_offset[tp]
+    index = consumer._acked_index[tp]
+    acked = consumer._acked[tp]
+    wanted = set(offsets)
+    for offset in sorted(wanted):
+        if (committed is None or offset >= committed) and offset not in index:
+            index.add(offset)
+            acked.append(offset)
+    lost = [m for m in consumer._unacked_messages if m.tp == tp and m.offset in wanted]
+    for message in lost:
+        message.acked = True
+        consumer._unacked_messages.discard(message)
 
 
 async def _seek_to_committed(self: Any) -> Mapping[Any, int]:

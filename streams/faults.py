@@ -13,8 +13,9 @@ real run, made to happen every time. Off unless a ``STOREMON_FAULT_*`` setting i
   Faust's drain cancels a delivery at a flow stop (``Consumer._drain_messages`` waits on
   ``suspend_flow`` beside the delivery, and marks the offset read either way). Faust takes
   the jump for a compacted range and commits past it; the polls agent must see it.
-- ``fault_lose_zone``: the same, once, on a partition of the (compacted) zones topic, where
-  a jump may be compaction and must be checked against the log.
+- ``fault_lose_zone``: the same, for three messages in a row, on a partition of the
+  (compacted) zones topic, where a jump may be compaction and must be checked against the
+  log (three: Faust's commits step over a hole of one by themselves).
 - ``fault_unacked``: two messages of a polls partition are processed and their
   acknowledgements lost (``Consumer.ack``), so that the partition's commits wait on them
   for good while the messages after them are processed.
@@ -44,7 +45,7 @@ def install(settings: Settings, app: Any, polls_topic: str, zones_topic: str) ->
     if settings.fault_lose_message is not None:
         _lose_one_message(app, polls_topic, settings.fault_lose_message)
     if settings.fault_lose_zone is not None:
-        _lose_one_message(app, zones_topic, settings.fault_lose_zone)
+        _lose_one_message(app, zones_topic, settings.fault_lose_zone, count=3)
     if settings.fault_unacked is not None:
         _lose_two_acks(app, polls_topic, settings.fault_unacked)
 
@@ -99,12 +100,12 @@ def _pause_when_ready(app: Any, polls_topic: str, partitions: list[int]) -> None
             log.warning("fault: polls partitions %s are no longer fetched", chosen)
 
 
-def _lose_one_message(app: Any, topic: str, partition: int) -> None:
+def _lose_one_message(app: Any, topic: str, partition: int, count: int = 1) -> None:
     deliver = app.topics.on_message  # the consumer's callback, before the consumer exists
     lost: list[int] = []
 
     async def on_message(message: Any) -> None:
-        if not lost and _chosen(app, message, topic, partition):
+        if len(lost) < count and _chosen(app, message, topic, partition):
             lost.append(message.offset)
             log.warning(
                 "fault: %s:%d offset %d read and never delivered",

@@ -186,8 +186,8 @@ class Settings(BaseSettings):
     fault_lose_zone: int | None = Field(
         None,
         ge=0,
-        description="testing: once ready, the worker reads one message of this zones "
-        "partition and never hands it on",
+        description="testing: once ready, the worker reads three messages of this zones "
+        "partition and never hands them on",
     )
     fault_unacked: int | None = Field(
         None,

@@ -34,7 +34,7 @@ from streams import kafka
 from streams.app import TOPICS, app, settings
 from streams.core.progress import Continuity, Key, Rereads
 from streams.counters import counters
-from streams.engine import ReadOffsets, rewind
+from streams.engine import ReadOffsets, acknowledge, rewind
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +198,6 @@ async def _check(key: Key, first: int, seen: int) -> None:
         key[0], key[1], found[0].offset, found[-1].offset, len(found),
     )  # fmt: skip
     await _handlers[key[0]](found)
+    from faust.types import TP
+
+    acknowledge(app.consumer, TP(*key), [r.offset for r in found])  # the commits move on

@@ -30,6 +30,7 @@ class Acks:
             lambda: None, {tp: committed}
         )
         self._gap: defaultdict[Any, IntervalTree] = defaultdict(IntervalTree)
+        self._unacked_messages: set[Any] = set()
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +70,21 @@ def test_a_compacted_topic_keeps_faust_rule() -> None:
 def test_a_commit_below_the_log_start_is_not_a_hole() -> None:
     counters.starts[(POLLS.topic, POLLS.partition)] = 500  # retention deleted up to 500
     assert new_offset(Acks(24, [500, 501])) == 502
+
+
+class _Message:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.offset, self.acked = tp, offset, False
+
+
+def test_records_applied_from_the_log_are_acknowledged_and_the_commits_move_on() -> None:
+    acks = Acks(209, list(range(254, 261)), HOURS)  # 209 to 253 skipped by the engine
+    lost = _Message(HOURS, 230)
+    acks._unacked_messages = {lost, _Message(POLLS, 230)}
+    assert new_offset(acks, HOURS) is None  # Faust holds the commit at the hole
+    engine.acknowledge(acks, HOURS, range(209, 254))
+    engine.acknowledge(acks, HOURS, [230, 100])  # again, and one already committed: nothing
+    assert sorted(acks._acked[HOURS]) == list(range(209, 261))
+    assert new_offset(acks, HOURS) == 261
+    assert lost.acked
+    assert [m.tp for m in acks._unacked_messages] == [POLLS]  # a rebalance need not wait
