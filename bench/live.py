@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -221,6 +222,7 @@ def _http(procs: Supervisor) -> dict[str, Any]:
     if wrk is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     url = procs.api()
+    _wait_writable(url)
     out = subprocess.run(
         [wrk, "-t2", f"-c{CLIENTS}", f"-d{HTTP_SECONDS:.0f}s", "--latency",
          "-s", str(Path(__file__).with_name("post_polls.lua")), url],
@@ -237,6 +239,21 @@ def _http(procs: Supervisor) -> dict[str, Any]:
         "http_refused": float(len(refused)),
         "http_refused_why": "; ".join(sorted({f"{s} {b[:120]}" for s, b in refused}))[:400],
     }
+
+
+def _wait_writable(url: str, timeout_s: float = 60.0) -> None:
+    """Until the API takes a poll: it answers (``/openapi.json``) a moment before it has
+    connected to Kafka, and says 503 meanwhile, rightly (a run that did not wait got 12)."""
+    poll = {"store_id": "wrk-ready", "status": "active", "timestamp_utc": "2023-01-25T00:00:00Z"}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"{url}/polls", json=poll, timeout=10).status_code == 202:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API at {url} took no poll in {timeout_s:.0f} s")
 
 
 def _seconds(text: str) -> float:
