@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from api.reportstore import ReportStore
 from streams import kafka
 from streams.core.exceptions import PayloadError
+from streams.core.history import MONTHLY_COLUMNS
 from streams.core.payloads import encode_polls
 from streams.core.progress import behind
 from streams.core.protocol import (
@@ -33,7 +34,7 @@ from streams.core.protocol import (
     decode_part,
     encode,
 )
-from streams.core.report import check_as_of
+from streams.core.report import COLUMNS, check_as_of
 from streams.core.timestamps import format_timestamp
 from streams.settings import Settings
 from streams.topics import ensure_topics_async, partition_of, topics_for
@@ -187,8 +188,10 @@ class Coordinator:
         store_id: str | None,
         scheduled: bool = False,
         consistent: bool = False,
+        month: str | None = None,
     ) -> dict[str, Any]:
-        """Start a report; returns its record (status Running).
+        """Start a report (with ``month``, ``YYYY-MM``: the monthly report of that month,
+        docs/semantics.md §8.3); returns its record (status Running).
 
         The log end offset of every source partition is read first: the report says how
         far behind them each partition's answer was, and a ``consistent`` one waits until
@@ -214,12 +217,15 @@ class Coordinator:
                 store_id=store_id,
                 scheduled=scheduled,
                 consistent=consistent,
+                **({"month": month} if month is not None else {}),
                 ends={str(p): by_topic for p, by_topic in ends.items()},
             )
         except BaseException:
             self._waiting.pop(report_id, None)
             raise
-        task = asyncio.create_task(self._run(report_id, as_of_us, store_id, ends, consistent))
+        task = asyncio.create_task(
+            self._run(report_id, as_of_us, store_id, ends, consistent, month)
+        )
         self._running[report_id] = task
         task.add_done_callback(lambda _: self._running.pop(report_id, None))
         return record
@@ -315,6 +321,7 @@ class Coordinator:
         store_id: str | None,
         ends: Ends,
         consistent: bool,
+        month: str | None = None,
     ) -> None:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.report_timeout_s
@@ -336,11 +343,12 @@ class Coordinator:
                     time.perf_counter() - started - sum(timings.values()), 4
                 )
             rows: list[list[str]] = []
+            partial = False
             if n_us is not None:
                 answers: dict[int, list[ReportPart]] = {}
                 ask = targets
                 while ask:
-                    parts = await self._ask(report_id, ROWS, n_us, store_id, ask, deadline)
+                    parts = await self._ask(report_id, ROWS, n_us, store_id, ask, deadline, month)
                     answers.update({p: [q for q in parts if q.partition == p] for p in ask})
                     lags.update(self._behind(ends, parts, ask))
                     # An owner that took a partition over mid-report may answer from less
@@ -351,11 +359,15 @@ class Coordinator:
                 for p in sorted(answers):
                     for part in answers[p]:
                         rows.extend(part.rows)
+                        partial = partial or bool(part.partial)
                 timings["rows_s"] = round(time.perf_counter() - started - sum(timings.values()), 4)
             rows.sort(key=lambda fields: fields[0])
+            monthly: dict[str, Any] = {"partial": partial} if month else {}
             await self.store.complete(
                 report_id,
                 rows,
+                MONTHLY_COLUMNS if month else COLUMNS,
+                **monthly,
                 report_time=format_timestamp(n_us) if n_us is not None else None,
                 duration_s=round(time.perf_counter() - started, 4),
                 timings=timings,
@@ -405,13 +417,14 @@ class Coordinator:
         store_id: str | None,
         partitions: list[int],
         deadline: float,
+        month: str | None = None,
     ) -> list[ReportPart]:
         """Send one request per partition; return each partition's parts, all from one
         answer (a partition's old and new owner may both answer; their chunks never mix)."""
         request = encode(
             ReportRequest(
                 report_id=report_id, phase=phase, n_us=n_us, store_id=store_id,  # type: ignore[arg-type]
-                deadline=time.time() + max(0.0, deadline - time.monotonic()),
+                month=month, deadline=time.time() + max(0.0, deadline - time.monotonic()),
             )
         )  # fmt: skip
         await self._send_requests(request, partitions)

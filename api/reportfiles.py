@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from streams.core.report import write_csv
+from streams.core.report import COLUMNS, write_csv
 from streams.settings import Settings
 
 CHUNK = 256 * 1024
@@ -32,8 +32,11 @@ class ReportFiles(Protocol):
     async def stop(self) -> None:
         """Let go of the connection."""
 
-    async def write(self, report_id: str, rows: Sequence[Sequence[str]]) -> tuple[str, int]:
-        """Write the report's CSV; where it is, and how many rows it has."""
+    async def write(
+        self, report_id: str, rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS
+    ) -> tuple[str, int]:
+        """Write the report's CSV (``columns``: its header); where it is, and how many rows
+        it has."""
 
     def read(self, report_id: str) -> AsyncIterator[bytes]:
         """The CSV, chunk by chunk."""
@@ -42,10 +45,10 @@ class ReportFiles(Protocol):
         """Delete the report's file, if there is one."""
 
 
-def _write_local(path: Path, rows: Sequence[Sequence[str]]) -> int:
+def _write_local(path: Path, rows: Sequence[Sequence[str]], columns: Sequence[str]) -> int:
     tmp = path.with_suffix(f".csv.{os.getpid()}.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as out:
-        count = write_csv(out, rows)
+        count = write_csv(out, rows, columns)
     tmp.replace(path)
     return count
 
@@ -67,10 +70,12 @@ class FolderFiles:
         """Where the report's CSV is."""
         return self.folder / f"{report_id}.csv"
 
-    async def write(self, report_id: str, rows: Sequence[Sequence[str]]) -> tuple[str, int]:
+    async def write(
+        self, report_id: str, rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS
+    ) -> tuple[str, int]:
         """Write to a temporary file and rename it into place (off the event loop)."""
         path = self.path(report_id)
-        count = await asyncio.to_thread(_write_local, path, rows)
+        count = await asyncio.to_thread(_write_local, path, rows, columns)
         return str(path), count
 
     async def read(self, report_id: str) -> AsyncIterator[bytes]:
@@ -152,11 +157,13 @@ class S3Files:
             await self._exit.aclose()
             self._exit = self._client = None
 
-    async def write(self, report_id: str, rows: Sequence[Sequence[str]]) -> tuple[str, int]:
+    async def write(
+        self, report_id: str, rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS
+    ) -> tuple[str, int]:
         """Write to a temporary file, then upload it (streamed from the file)."""
         with tempfile.TemporaryDirectory(prefix="storemon-report-") as folder:
             path = Path(folder) / f"{report_id}.csv"
-            count = await asyncio.to_thread(_write_local, path, rows)
+            count = await asyncio.to_thread(_write_local, path, rows, columns)
             handle = await asyncio.to_thread(path.open, "rb")
             try:
                 await self._client.put_object(

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 from api.reportfiles import ReportFiles
+from streams.core.report import COLUMNS
 
 RUNNING, COMPLETE, FAILED = "Running", "Complete", "Failed"
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -220,11 +221,15 @@ class ReportStore:
         return await self._save(record)
 
     async def complete(
-        self, report_id: str, rows: Sequence[Sequence[str]], **meta: Any
+        self,
+        report_id: str,
+        rows: Sequence[Sequence[str]],
+        columns: Sequence[str] = COLUMNS,
+        **meta: Any,
     ) -> dict[str, Any]:
-        """Write the CSV to the file store, then mark the report complete with its row
-        count and where its file is."""
-        location, count = await self.files.write(report_id, rows)
+        """Write the CSV (under the header ``columns``) to the file store, then mark the
+        report complete with its row count and where its file is."""
+        location, count = await self.files.write(report_id, rows, columns)
         return await self.update(report_id, status=COMPLETE, csv_path=location, rows=count, **meta)
 
     async def fail(self, report_id: str, error: str) -> dict[str, Any]:

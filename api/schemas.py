@@ -165,6 +165,10 @@ class ReportSummary(BaseModel):
     duration_s: float | None
     scheduled: bool
     consistent: bool = Field(description="whether it waited for everything before its trigger")
+    month: str | None = Field(None, description="a monthly report's month (YYYY-MM)")
+    partial: bool | None = Field(
+        None, description="a complete monthly report: whether its month is partial"
+    )
     behind: dict[str, int] | None = Field(
         description="per partition, messages written before the trigger its answer lacked"
     )

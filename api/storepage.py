@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from api.page import TEMPLATES
+from streams.core.history import Day as Rollup
+from streams.core.history import percent
 from streams.core.incidents import IncidentView, status_spans
 from streams.core.timeline import Timeline
 from streams.core.timestamps import US_PER_DAY
@@ -125,6 +127,94 @@ def svg(store_id: str, timeline: Timeline, n_us: int, zone: str | None) -> str:
     )
 
 
+STRIP_DAYS = 90
+"""Local days in the page's history strip (one cell each, the report time's day last)."""
+SPANS = (7, 30, 90)
+"""The spans, in local days up to the report time's, whose uptime the page gives."""
+NO_DATA, NO_BUSINESS = "#f0f0f0", "#bdbdbd"
+SCALE = ((9_990, "#2ca02c"), (9_900, "#98d27c"), (9_500, "#f2c744"), (9_000, "#f28e2b"))
+"""Uptime of a day (hundredths of a percent, at least) and its cell's colour; below the
+last, red (:data:`DOWN`)."""
+CELL, CELL_GAP = 7, 1
+
+
+def cell_colour(day: Rollup | None) -> str:
+    """A history cell's colour: by the day's uptime percentage; grey without business
+    time, pale without a rollup (before the store's history)."""
+    if day is None:
+        return NO_DATA
+    if day.business == 0:
+        return NO_BUSINESS
+    hundredths = 10_000 * day.active // day.business
+    return next((colour for least, colour in SCALE if hundredths >= least), DOWN)
+
+
+class Cell(NamedTuple):
+    """One local day of the history strip."""
+
+    x: int
+    colour: str
+    title: str
+    """``2023-01-20: 95.20 % up of 10 h 30 min`` (its tooltip)."""
+
+
+class Span(NamedTuple):
+    """Uptime over the last ``days`` local days."""
+
+    days: int
+    pct: str
+    """Two decimals, or ``–`` without business time."""
+    since: str | None
+    """The first day with a rollup, when the store's history begins inside the span."""
+
+
+class Strip(NamedTuple):
+    """What the page's history strip draws."""
+
+    width: int
+    height: int
+    cells: list[Cell]
+    first: str
+    last: str
+    spans: list[Span]
+
+
+def history_strip(days: list[Rollup], today: int) -> Strip:
+    """The last :data:`STRIP_DAYS` local days up to ``today`` (an ordinal: the report
+    time's day) from the store's rollups, and its uptime over each of :data:`SPANS`."""
+    by_date = {d.ordinal: d for d in days}
+    first_held = min(by_date, default=None)
+    cells = []
+    for i, ordinal in enumerate(range(today - STRIP_DAYS + 1, today + 1)):
+        day = by_date.get(ordinal)
+        iso = date.fromordinal(ordinal).isoformat()
+        if day is None:
+            title = f"{iso}: no history"
+        elif day.business == 0:
+            title = f"{iso}: no business time"
+        else:
+            up = percent(day.active, day.business)
+            title = f"{iso}: {up} % up of {_duration(day.business / 2_000_000)}"
+        cells.append(Cell(i * (CELL + CELL_GAP), cell_colour(day), title))
+    spans = []
+    for length in SPANS:
+        inside = [d for d in days if today - length < d.ordinal <= today]
+        business = sum(d.business for d in inside)
+        pct = percent(sum(d.active for d in inside), business) or "–"
+        since = None
+        if first_held is not None and first_held > today - length + 1:
+            since = date.fromordinal(first_held).isoformat()
+        spans.append(Span(length, pct, since))
+    return Strip(
+        STRIP_DAYS * (CELL + CELL_GAP),
+        24,
+        cells,
+        date.fromordinal(today - STRIP_DAYS + 1).isoformat(),
+        date.fromordinal(today).isoformat(),
+        spans,
+    )
+
+
 def _local(iso: str | None, fallback: str) -> str:
     """``2023-01-23T10:37:07.511224-05:00`` as ``Mon 23 Jan 10:37``."""
     if iso is None:
@@ -152,6 +242,7 @@ def page(
     n_us: int,
     zone: str | None,
     incidents: list[IncidentView],
+    history: Strip,
 ) -> str:
     """The whole page."""
     rows = [
@@ -173,6 +264,10 @@ def page(
         days=DAYS,
         downtime=_duration(sum(i.downtime_s for i in incidents)),
         incidents=rows,
+        history=history,
+        scale=[(f"{least / 100:g} %", colour) for least, colour in SCALE],
+        no_business=NO_BUSINESS,
+        no_data=NO_DATA,
     )
 
 

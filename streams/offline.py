@@ -22,6 +22,7 @@ from streams.core.history import (
     month_row,
     month_span,
     parse_date,
+    polled_by,
     render_monthly_csv,
     store_history,
     zone_of,
@@ -233,7 +234,7 @@ def compute_history(
     found: dict[str, list[Day]] = {}
     store_zones: dict[str, ZoneInfo] = {}
     for sid, keys in sorted(polls.items()):
-        if not len(keys) or int(keys[0]) >> 1 > n_us:
+        if not polled_by(keys, n_us):
             continue  # no poll at or before N: no history (as no report row)
         profile = profiles.get(sid, OPEN_24_7)
         found[sid] = store_history(keys, profile, n_us, first, last)

@@ -74,6 +74,8 @@ async def reports(
                 "duration_s": r.get("duration_s"),
                 "scheduled": r.get("scheduled", False),
                 "consistent": r.get("consistent", False),
+                "month": r.get("month"),
+                "partial": r.get("partial") if r.get("month") else None,
                 "behind": r.get("behind"),
                 "behind_total": r.get("behind_total"),
                 "error": r.get("error"),

@@ -19,6 +19,7 @@ from api.schemas import AUTH_ERRORS, ReportIdIn, ReportState, Triggered, errors
 from api.security import Report, ReportRead, visible
 from api.tokens import Principal
 from streams.core.exceptions import AsOfError, RowError, TimestampError, quote
+from streams.core.history import month_span
 from streams.core.rows import STORE_ID_TEXT_PATTERN, parse_store_id
 from streams.core.timestamps import TIMESTAMP_PATTERN, parse_timestamp
 
@@ -47,6 +48,15 @@ Consistent = Annotated[
         "the report fails after STOREMON_REPORT_TIMEOUT_S naming the partitions behind"
     ),
 ]
+MonthText = Annotated[
+    str | None,
+    Query(
+        description="the monthly report of this month instead (YYYY-MM): one row per store "
+        "over that calendar month in its local time, up to the report time "
+        "(docs/semantics.md §8.3); `X-Report-Partial` says whether the month is partial",
+        json_schema_extra={"pattern": "^[0-9]{4}-[0-9]{2}$"},
+    ),
+]
 TRIGGER_ERRORS = errors(*AUTH_ERRORS, 422, 503)
 
 
@@ -56,15 +66,21 @@ async def _trigger(
     as_of: str | None,
     store_id: str | None,
     consistent: bool = False,
+    month: str | None = None,
 ) -> Triggered:
     as_of_us = None
+    if month is not None:
+        try:
+            month_span(month)  # refused here, before anything is asked
+        except ValueError as exc:
+            raise ApiError(422, f"month: {exc}") from None
     try:
         if as_of is not None:
             as_of_us = parse_timestamp(as_of)
         sid = parse_store_id(store_id) if store_id is not None else None
         if sid is not None:
             visible(who, sid)
-        record = await coordinator.trigger(as_of_us, sid, consistent=consistent)
+        record = await coordinator.trigger(as_of_us, sid, consistent=consistent, month=month)
     except TimestampError as exc:
         raise ApiError(422, f"as_of: {exc}") from None
     except (RowError, AsOfError) as exc:
@@ -83,9 +99,10 @@ async def trigger_report_get(
     as_of: AsOf = None,
     store_id: StoreId = None,
     consistent: Consistent = False,
+    month: MonthText = None,
 ) -> Triggered:
-    """Start a report; it runs asynchronously."""
-    return await _trigger(_who, coordinator, as_of, store_id, consistent)
+    """Start a report (or, with ``month``, a monthly report); it runs asynchronously."""
+    return await _trigger(_who, coordinator, as_of, store_id, consistent, month)
 
 
 @router.post("/trigger_report", responses=TRIGGER_ERRORS)
@@ -95,9 +112,10 @@ async def trigger_report_post(
     as_of: AsOf = None,
     store_id: StoreId = None,
     consistent: Consistent = False,
+    month: MonthText = None,
 ) -> Triggered:
-    """Start a report; it runs asynchronously."""
-    return await _trigger(_who, coordinator, as_of, store_id, consistent)
+    """Start a report (or, with ``month``, a monthly report); it runs asynchronously."""
+    return await _trigger(_who, coordinator, as_of, store_id, consistent, month)
 
 
 def _compatible(route: str) -> dict[str, Any]:
@@ -147,6 +165,12 @@ REPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
                 "description": "the report time N, ISO 8601",
                 "schema": {"type": "string"},
             },
+            "X-Report-Partial": {
+                "description": "a monthly report only: `true` when the month is partial (not "
+                "over at the report time in some store's zone, or reaching back past the "
+                "history kept), else `false`",
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            },
             "X-Report-Behind": {
                 "description": "messages written before the trigger that the answering "
                 "partitions had not processed (0: nothing behind)",
@@ -170,6 +194,8 @@ async def _report(who: Principal, store: ReportStore, report_id: str) -> Respons
         if record.get("report_time"):
             headers["X-Report-Time"] = record["report_time"]
         headers["X-Report-Behind"] = str(record.get("behind_total", 0))
+        if record.get("month"):
+            headers["X-Report-Partial"] = "true" if record.get("partial") else "false"
         body = store.files.read(report_id)
         if who.tenant is not None:
             body = only_rows(body, who.tenant.covers)

@@ -20,7 +20,7 @@ from api.security import ReportRead, no_store, visible
 from api.tokens import Principal
 from streams.core.daystore import history_days
 from streams.core.exceptions import TimestampError
-from streams.core.history import HISTORY_DAYS, Day, parse_date, render_history_csv
+from streams.core.history import HISTORY_DAYS, Day, parse_date, render_history_csv, zone_of
 from streams.core.incidents import store_incidents, timeline_for
 from streams.core.payloads import decode_profile
 from streams.core.pollkeys import Keys
@@ -33,6 +33,7 @@ from streams.core.timestamps import (
     format_timestamp,
     parse_timestamp,
 )
+from streams.core.zones import local_ordinal
 
 router = APIRouter(tags=["stores"])
 MAX_SPAN_US = 31 * US_PER_DAY
@@ -204,8 +205,14 @@ async def get_store_picture(
 async def get_store_page(
     _who: ReportRead, store_id: StoreIdDep, coordinator: CoordinatorDep
 ) -> HTMLResponse:
-    """The store's page: its picture and its incidents of the last 7 days."""
-    keys, profile, n_us = await _store(_who, coordinator, store_id)
+    """The store's page: its picture and its incidents of the last 7 days, and its history
+    strip of the last 90 days with its uptime over 7, 30 and 90 days."""
+    view = await _view(_who, coordinator, store_id)
+    keys, profile, n_us = view.keys, view.profile, view.n_us
     timeline = _picture(keys, profile, n_us)
     found = store_incidents(keys, profile, n_us, n_us - storepage.WINDOW_US, n_us)
-    return HTMLResponse(storepage.page(store_id, timeline, n_us, profile.zone, found))
+    today = local_ordinal(zone_of(profile), n_us - 1)
+    first = today - storepage.STRIP_DAYS + 1
+    days = history_days(keys, profile, n_us, view.days, view.mark, first, today)
+    strip = storepage.history_strip(days, today)
+    return HTMLResponse(storepage.page(store_id, timeline, n_us, profile.zone, found, strip))

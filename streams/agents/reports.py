@@ -24,9 +24,10 @@ from streams.app import (
     timelines,
 )
 from streams.core.daystore import prefix as day_prefix
-from streams.core.daystore import stored_days
-from streams.core.history import zone_of
+from streams.core.daystore import store_month, stored_days
+from streams.core.history import Day, MonthRow, month_span, zone_of
 from streams.core.payloads import decode_profile
+from streams.core.pollkeys import Keys
 from streams.core.protocol import (
     ROWS,
     STORE,
@@ -37,6 +38,7 @@ from streams.core.protocol import (
     encode,
 )
 from streams.core.report import ReportRow
+from streams.core.schedule import Profile
 from streams.core.segments import merge
 from streams.core.timeline import Timeline
 from streams.core.zones import local_ordinal
@@ -79,6 +81,50 @@ async def _rows(partition: int, chosen: list[tuple[bytes, int]], n_us: int) -> l
     return [row.to_fields() for row in rows]
 
 
+def _stored(
+    partition: int, store: bytes, profile: Profile, keys: Keys
+) -> tuple[list[Day], int | None]:
+    """The store's final days stored after their polls (``keys``: those it keeps), and its
+    mark (docs/semantics.md §8.2)."""
+    return stored_days(
+        store,
+        history_store.scan(partition, day_prefix(store)),
+        local_ordinal(zone_of(profile), int(keys[-1]) >> 1),
+        settings.history_days,
+    )
+
+
+SLICE_S = 0.02
+"""The longest a monthly report computes rows before it returns to the event loop."""
+
+
+async def _month_rows(
+    partition: int, stores: list[bytes], n_us: int, month: tuple[int, int]
+) -> tuple[list[list[str]], bool]:
+    """The fields of the stores' rows of the monthly report of ``month`` at ``n_us``, sorted
+    by store, and whether the month is partial for one of them."""
+    rows: list[MonthRow] = []
+    partial = False
+    since = time.perf_counter()
+    for store in stores:
+        if time.perf_counter() - since > SLICE_S:
+            await asyncio.sleep(0)  # let heartbeats, ingestion and other answers through
+            since = time.perf_counter()
+        keys = merge(segments.read(partition, store).items())
+        if not len(keys):
+            continue
+        profile = decode_profile(profile_index.get(store, profiles.get))
+        stored, mark = _stored(partition, store, profile, keys)
+        got = store_month(
+            store.decode(), keys, profile, n_us, stored, mark, month, settings.history_days
+        )
+        if got is not None:
+            rows.append(got[0])
+            partial = partial or got[1]
+    rows.sort()
+    return [row.to_fields() for row in rows], partial
+
+
 SOURCES = (TOPICS.polls.name, TOPICS.hours.name, TOPICS.zones.name)
 
 
@@ -115,13 +161,7 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         profile_bytes = profile_index.get(store, profiles.get)
         days, mark = None, None
         if found is not None and len(found):
-            zone = zone_of(decode_profile(profile_bytes))
-            days, mark = stored_days(
-                store,
-                history_store.scan(partition, day_prefix(store)),
-                local_ordinal(zone, int(found[-1]) >> 1),
-                settings.history_days,
-            )
+            days, mark = _stored(partition, store, decode_profile(profile_bytes), found)
         await _send(
             request, partition, answer=answer, phase=STORE, newest_us=state.newest_us, chunk=0,
             chunks=1, rows=[], keys=None if found is None else found.tolist(),
@@ -132,7 +172,12 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         return
     assert request.n_us is not None
     n_us = request.n_us
-    if request.store_id is not None:
+    partial = None
+    if request.month is not None:
+        span = month_span(request.month)
+        picked = [request.store_id.encode()] if request.store_id is not None else None
+        lines, partial = await _month_rows(partition, picked or list(state.stores), n_us, span)
+    elif request.store_id is not None:
         store = request.store_id.encode()
         info = state.stores.get(store)
         lines = await _rows(partition, [(store, info.version)] if info is not None else [], n_us)
@@ -149,7 +194,7 @@ async def _answer(request: ReportRequest, partition: int) -> None:
         await _send(
             request, partition, answer=answer, phase=ROWS, newest_us=None, chunk=i,
             chunks=chunks, rows=lines[i * ROWS_PER_PART : (i + 1) * ROWS_PER_PART],
-            processed=done,
+            processed=done, partial=partial,
         )  # fmt: skip
     log.info(
         "report %s partition %d: %d rows in %.3f s",

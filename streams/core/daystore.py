@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import NamedTuple
 
-from streams.core.history import Day, store_history, zone_of
+from streams.core.history import (
+    Day,
+    MonthRow,
+    month_is_partial,
+    month_row,
+    polled_by,
+    store_history,
+    zone_of,
+)
 from streams.core.pollkeys import Keys
 from streams.core.schedule import Profile
 from streams.core.segments import kept_from
@@ -180,3 +188,25 @@ def history_days(
     if last is not None and last < begin:
         return old
     return old + store_history(keys, profile, n_us, begin, last)
+
+
+def store_month(
+    store_id: str,
+    keys: Keys,
+    profile: Profile,
+    n_us: int,
+    stored: list[Day],
+    mark: int | None,
+    month: tuple[int, int],
+    kept_days: int,
+) -> tuple[MonthRow, bool] | None:
+    """A store's row of the monthly report of ``month`` (:func:`month_span`) at ``n_us``,
+    from its days as the pipeline holds them (:func:`history_days`), and whether the month
+    is partial for it (not over in its zone, or reaching back past the ``kept_days`` days of
+    history kept); None when it had no poll by ``n_us``. The pipeline's one path of a
+    monthly row."""
+    if not polled_by(keys, n_us):
+        return None
+    days = history_days(keys, profile, n_us, stored, mark, month[0], month[1])
+    partial = month_is_partial(month, n_us, [zone_of(profile)], kept_days)
+    return month_row(store_id, days, month), partial

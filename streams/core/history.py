@@ -7,7 +7,6 @@ Pure: the offline command (``streams/offline.py``) feeds it whole exports.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from streams.core.pollkeys import Keys
-from streams.core.report import TICKS_PER_CENTI_HOUR, two_decimals
+from streams.core.report import TICKS_PER_CENTI_HOUR, two_decimals, write_csv
 from streams.core.schedule import Profile
 from streams.core.segments import RETENTION_US
 from streams.core.timeline import Timeline
@@ -85,6 +84,12 @@ def _seconds(ticks: int) -> str:
 def zone_of(profile: Profile) -> ZoneInfo:
     """The zone a store's days are counted in (America/Chicago without a valid one)."""
     return resolve_zone(profile.zone)[0]
+
+
+def polled_by(keys: Keys, n_us: int) -> bool:
+    """Whether a store (its sorted poll keys) was polled at or before report time ``n_us``:
+    only such a store has a report row, a history, or a monthly row."""
+    return bool(len(keys)) and int(keys[0]) >> 1 <= n_us
 
 
 def history_timeline(keys: Keys, profile: Profile, n_us: int) -> Timeline:
@@ -197,11 +202,11 @@ class MonthRow(NamedTuple):
             two_decimals(self.business, h),
             two_decimals(self.active, h),
             two_decimals(inactive, h),
-            _percent(self.active, self.business),
+            percent(self.active, self.business),
         ]
 
 
-def _percent(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     """``100 · part / whole`` rounded half up to two decimals, exactly; empty if ``whole`` is 0."""
     if whole == 0:
         return ""
@@ -232,18 +237,15 @@ def month_is_partial(
 
 
 def render_history_csv(days: Sequence[Day]) -> str:
-    """A store's history as RFC 4180 CSV (the csv module, CRLF line ends)."""
+    """A store's history as RFC 4180 CSV (the report's writer, CRLF line ends)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HISTORY_COLUMNS)
-    writer.writerows(day.to_fields() for day in days)
+    write_csv(out, (day.to_fields() for day in days), HISTORY_COLUMNS)
     return out.getvalue()
 
 
 def render_monthly_csv(rows: Iterable[MonthRow]) -> str:
-    """The monthly report as RFC 4180 CSV, rows sorted by store id."""
+    """The monthly report as RFC 4180 CSV, rows sorted by store id (the report's writer,
+    as the pipeline's monthly report is written)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(MONTHLY_COLUMNS)
-    writer.writerows(row.to_fields() for row in sorted(rows))
+    write_csv(out, (row.to_fields() for row in sorted(rows)), MONTHLY_COLUMNS)
     return out.getvalue()

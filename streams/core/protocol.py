@@ -14,6 +14,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from streams.core.exceptions import PayloadError, quote
+from streams.core.history import month_span
 from streams.core.rows import STORE_ID_PATTERN
 from streams.core.timestamps import EARLIEST_US
 
@@ -36,6 +37,7 @@ ReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
 Instant = Annotated[int, Field(ge=EARLIEST_US, le=LATEST_US)]
 RowField = Annotated[str, StringConstraints(max_length=128)]
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 
 
@@ -57,6 +59,9 @@ class ReportRequest(_Message):
     """The report time, for ``rows``."""
     store_id: StoreId | None
     """Only this store, or every store."""
+    month: Month | None = None
+    """For ``rows``: the monthly report of this month (``YYYY-MM``, docs/semantics.md §8.3)
+    instead of the report's rows."""
     deadline: float = Field(ge=0, le=2**40)
     """Seconds since the epoch after which the answer is of no use: workers skip it."""
 
@@ -79,9 +84,13 @@ class ReportPart(_Message):
     """This chunk's index, from 0."""
     chunks: int = Field(ge=1, le=1_000_000)
     """How many chunks the answer has."""
-    rows: list[Annotated[list[RowField], Field(min_length=7, max_length=7)]]
-    """For ``rows``: the fields of each row of docs/semantics.md §4 (the header is not
-    among them)."""
+    rows: list[Annotated[list[RowField], Field(min_length=5, max_length=7)]]
+    """For ``rows``: the fields of each row of docs/semantics.md §4, or of §8.3 for a
+    monthly report (the header is not among them)."""
+    partial: bool | None = None
+    """For a monthly report's ``rows``: whether the month is partial for one of the
+    partition's stores (not over at the report time in its zone, or older than the history
+    kept)."""
     keys: (
         Annotated[list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(max_length=MAX_STORE_KEYS)]
         | None
@@ -208,6 +217,11 @@ def decode_request(data: bytes) -> ReportRequest:
         raise PayloadError("not a valid ReportRequest: a rows request needs n_us")
     if request.phase == STORE and request.store_id is None:
         raise PayloadError("not a valid ReportRequest: a store request needs store_id")
+    if request.month is not None:
+        try:
+            month_span(request.month)
+        except ValueError as exc:
+            raise PayloadError(f"not a valid ReportRequest: month: {exc}") from None
     return request
 
 

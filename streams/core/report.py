@@ -94,11 +94,14 @@ class Writable(Protocol):
         """Write ``text``."""
 
 
-def write_csv(out: Writable, rows: Iterable[Sequence[str]]) -> int:
-    """The report as RFC 4180 CSV, by the ``csv`` module: the header, then ``rows`` (fields
-    as :meth:`ReportRow.to_fields` gives them, already sorted). Returns the rows written."""
+def write_csv(
+    out: Writable, rows: Iterable[Sequence[str]], columns: Sequence[str] = COLUMNS
+) -> int:
+    """The report as RFC 4180 CSV, by the ``csv`` module: the header (``columns``; the
+    monthly report has its own), then ``rows`` (fields as :meth:`ReportRow.to_fields`
+    gives them, already sorted). Returns the rows written."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     count = 0
     for fields in rows:
         writer.writerow(fields)

@@ -197,6 +197,10 @@ def test_a_tenant_token_gets_exactly_its_stores_in_every_route(
         assert sorted(line.split(",", 1)[0] for line in seen) == sorted(ours), form
     _, one = _report_rows(url, owner, store_id="own-2")
     assert one == ["own-2"]
+    _, monthly = _report_rows(url, owner, month="2023-01")  # the monthly report too
+    assert monthly == sorted(ours)
+    _, everyone_monthly = _report_rows(url, admin, month="2023-01")
+    assert set(ours + theirs) <= set(everyone_monthly)
     rival_report, _ = _report_rows(url, admin, store_id="rival-1")
     listed = _call(url, "GET", "/reports?limit=500", None, **owner).json()
     assert rival_report not in {r["report_id"] for r in listed}  # another store's report
@@ -206,7 +210,8 @@ def test_a_tenant_token_gets_exactly_its_stores_in_every_route(
     # Every route about one store: its own answer 2xx, another's 404 as an unknown store's.
     views = ["/stores/{s}", "/stores/{s}.svg", "/stores/{s}/incidents", "/stores/{s}/history",
              "/store/{s}/trigger_report", "/store/{s}/trigger_report/",
-             "/trigger_report?store_id={s}", "/alerts?store_id={s}"]  # fmt: skip
+             "/trigger_report?store_id={s}", "/trigger_report?month=2023-01&store_id={s}",
+             "/alerts?store_id={s}"]  # fmt: skip
     for view in views:
         for s in ours:
             got = _call(url, "GET", view.format(s=s), None, **owner)

@@ -243,7 +243,7 @@ def test_the_store_page_in_a_real_browser(stack: Stack, loop_2023: Path, tmp_pat
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.fail("chromium is not installed: `bash .ci/setup` installs Debian's chromium")
-    data = generate(loop_2023, tmp_path / "data", stores=20, days=9, seed=41)
+    data = generate(loop_2023, tmp_path / "data", stores=20, days=20, seed=41)
     stack.worker("worker-1")
     url = stack.start_api()
     stack.wait_worker_ready("worker-1")
@@ -263,13 +263,18 @@ def test_the_store_page_in_a_real_browser(stack: Stack, loop_2023: Path, tmp_pat
     assert 'class="down"' in dom
     assert 'class="up"' in dom
     assert dom.count('class="incident"') >= 1
+    assert dom.count('class="cell"') == 90  # the history strip: one cell a local day
+    history = httpx.get(f"{url}/stores/{store}/history", timeout=30).json()["days"]
+    up = sum(d["uptime_s"] for d in history[-7:])
+    business = sum(d["business_s"] for d in history[-7:])
+    assert f"7 days <b>{100 * up / business:.2f} %</b>" in dom
     svg = httpx.get(f"{url}/stores/{store}.svg", timeout=30)
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert svg.text.count('class="day"') == 7
     page = httpx.get(f"{url}/", timeout=10).text
     assert 'id="store-search"' in page
     shot = tmp_path / "store-page.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=900,700",
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=900,820",
                     f"{url}/stores/{store}"], capture_output=True, timeout=120, check=True)  # fmt: skip
     assert shot.stat().st_size > 10_000
     keep = Path(__file__).resolve().parents[2] / ".local" / "screenshots"

@@ -9,6 +9,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +21,8 @@ from api import page, storepage
 from api.monitor import Monitor, Point
 from api.reportfiles import FolderFiles
 from api.reportstore import ReportStore
+from streams.core.history import Day as Rollup
+from streams.core.history import store_history
 from streams.core.incidents import IncidentView, store_incidents, timeline_for
 from streams.core.protocol import WorkerStats
 from streams.core.rows import parse_time_of_day
@@ -194,6 +197,9 @@ def test_the_operator_page_with_nothing_yet() -> None:
     assert any(p.texts() == "workers: none reporting" for p in root.all("p"))
 
 
+N_US = parse_timestamp("2023-01-24T13:37:07Z")
+
+
 def _store(store_id: str) -> tuple[str, str]:
     t0 = parse_timestamp("2023-01-15T00:00:00Z")
     rng = np.random.default_rng(7)
@@ -201,15 +207,64 @@ def _store(store_id: str) -> tuple[str, str]:
     keys = np.array(keys, dtype=np.int64)
     nine, half_five = parse_time_of_day("09:00"), parse_time_of_day("17:30")
     profile = Profile(tuple((d, nine, half_five) for d in range(5)), "America/New_York")
-    n_us = parse_timestamp("2023-01-24T13:37:07Z")
+    n_us = N_US
     timeline = timeline_for(keys, profile, storepage.first_day_us(n_us, profile.zone), n_us)
     found = store_incidents(keys, profile, n_us, n_us - storepage.WINDOW_US, n_us)
     found.append(IncidentView(None, None, None, None, 3723.0))
     assert len(found) > 2
+    strip = storepage.history_strip(store_history(keys, profile, n_us), TODAY)
     return (
-        storepage.page(store_id, timeline, n_us, profile.zone, found),
+        storepage.page(store_id, timeline, n_us, profile.zone, found, strip),
         storepage.svg(store_id, timeline, n_us, profile.zone),
     )
+
+
+TODAY = date(2023, 1, 24).toordinal()
+"""The local day of the report time of :func:`_store` (New York)."""
+
+
+def test_the_store_page_has_a_90_day_strip_and_its_uptime() -> None:
+    root = dom(_store("store-1")[0])
+    cells = root.one("svg", id="history").all("rect", class_="cell")
+    assert len(cells) == 90
+    titles = [c.one("title").texts() for c in cells]
+    assert titles[-1].startswith("2023-01-24: ")
+    # The store's history begins on Monday 16 January (§3: its first observation); the
+    # weekend has no business time.
+    assert titles[-10] == "2023-01-15: no history"
+    assert cells[-10].attrs["fill"] == storepage.NO_DATA
+    assert titles[-4] == "2023-01-21: no business time"
+    assert cells[-4].attrs["fill"] == storepage.NO_BUSINESS
+    assert re.fullmatch(r"2023-01-23: \d+\.\d\d % up of 8 h 30 min", titles[-2])
+    # Uptime over 7, 30 and 90 local days: the days' rollups summed, then rounded once.
+    t0 = parse_timestamp("2023-01-15T00:00:00Z")
+    rng = np.random.default_rng(7)
+    keys = np.sort(rng.integers(t0, t0 + 10 * US_PER_DAY, 300)) * 2 + (rng.random(300) < 0.7)
+    nine, half_five = parse_time_of_day("09:00"), parse_time_of_day("17:30")
+    profile = Profile(tuple((d, nine, half_five) for d in range(5)), "America/New_York")
+    days = store_history(np.array(keys, dtype=np.int64), profile, N_US)
+    spans = {s.attrs["data-days"]: s for s in root.one("p", id="uptime").all("span")}
+    week = [d for d in days if d.ordinal > TODAY - 7]
+    up, business = sum(d.active for d in week), sum(d.business for d in week)
+    assert spans["7"].one("b").texts() == f"{100 * up / business:.2f} %"
+    assert "since" not in spans["7"].texts()
+    everything = sum(d.active for d in days) / sum(d.business for d in days)
+    for span in ("30", "90"):
+        assert spans[span].one("b").texts() == f"{100 * everything:.2f} %"
+        assert "(since 2023-01-16)" in spans[span].texts()
+
+
+def test_history_cells_are_coloured_by_uptime() -> None:
+    def colour(active: int, business: int) -> str:
+        return storepage.cell_colour(Rollup(1, business, active, True))
+
+    assert colour(1000, 1000) == colour(9990, 10_000) == "#2ca02c"
+    assert colour(9989, 10_000) == colour(99, 100) == "#98d27c"
+    assert colour(95, 100) == "#f2c744"
+    assert colour(90, 100) == "#f28e2b"
+    assert colour(89, 100) == storepage.DOWN
+    assert colour(0, 0) == storepage.NO_BUSINESS
+    assert storepage.cell_colour(None) == storepage.NO_DATA
 
 
 def test_the_store_page_escapes_the_store_id() -> None:
@@ -219,7 +274,7 @@ def test_the_store_page_escapes_the_store_id() -> None:
     assert "st&#34;o&lt;re&gt;&amp;&#39;1" in html
     root = dom(html)
     assert root.one("span", id="store-id").texts() == STORE
-    assert root.one("title").texts() == f"storemon — store {STORE}"
+    assert root.one("head").one("title").texts() == f"storemon — store {STORE}"
     picture = root.one("svg", class_="store-timeline")
     assert picture.attrs["aria-label"] == f"{STORE}: up and down over the last 7 days"
 

@@ -47,9 +47,12 @@ def _part(**change: Any) -> dict[str, Any]:
 
 
 def test_messages_round_trip_and_validate_against_their_schemas() -> None:
-    request = ReportRequest(**_request())
-    assert _valid("report-request.schema.json", encode(request))
-    assert decode_request(encode(request)) == request
+    for request in (ReportRequest(**_request()), ReportRequest(**_request(month="2023-02"))):
+        assert _valid("report-request.schema.json", encode(request))
+        assert decode_request(encode(request)) == request
+    monthly = ReportPart(**_part(rows=[["a", "1.00", "0.50", "0.50", "50.00"]], partial=True))
+    assert _valid("report-part.schema.json", encode(monthly))
+    assert decode_part(encode(monthly)) == monthly
     part = ReportPart(**_part())
     assert _valid("report-part.schema.json", encode(part))
     assert decode_part(encode(part)) == part
@@ -74,6 +77,9 @@ def test_messages_round_trip_and_validate_against_their_schemas() -> None:
         (_request(report_id="../../etc/passwd"), "report_id"),
         (_request(deadline="soon"), "deadline"),
         (_request(extra=1), "extra"),
+        (_request(month="2023-13"), "month"),
+        (_request(month="2023-1"), "month"),
+        (_request(month="0000-01"), "month"),
         ({k: v for k, v in _request().items() if k != "deadline"}, "deadline"),
     ],
 )
