@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from api.page import TEMPLATES
 from streams.core.history import Day as Rollup
-from streams.core.history import percent
+from streams.core.history import hundredths, percent
 from streams.core.incidents import IncidentView, status_spans
 from streams.core.timeline import Timeline
 from streams.core.timestamps import US_PER_DAY
@@ -133,8 +133,8 @@ SPANS = (7, 30, 90)
 """The spans, in local days up to the report time's, whose uptime the page gives."""
 NO_DATA, NO_BUSINESS = "#f0f0f0", "#bdbdbd"
 SCALE = ((9_990, "#2ca02c"), (9_900, "#98d27c"), (9_500, "#f2c744"), (9_000, "#f28e2b"))
-"""Uptime of a day (hundredths of a percent, at least) and its cell's colour; below the
-last, red (:data:`DOWN`)."""
+"""Uptime of a day (hundredths of a percent, at least, rounded as its tooltip shows it) and
+its cell's colour; below the last, red (:data:`DOWN`)."""
 CELL, CELL_GAP = 7, 1
 
 
@@ -145,8 +145,8 @@ def cell_colour(day: Rollup | None) -> str:
         return NO_DATA
     if day.business == 0:
         return NO_BUSINESS
-    hundredths = 10_000 * day.active // day.business
-    return next((colour for least, colour in SCALE if hundredths >= least), DOWN)
+    shown = hundredths(day.active, day.business)  # as its tooltip rounds it
+    return next((colour for least, colour in SCALE if shown >= least), DOWN)
 
 
 class Cell(NamedTuple):

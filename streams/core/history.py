@@ -206,12 +206,18 @@ class MonthRow(NamedTuple):
         ]
 
 
+def hundredths(part: int, whole: int) -> int:
+    """``100 · part / whole`` in hundredths of a percent, rounded half up, exactly
+    (``whole`` > 0)."""
+    return (2 * 10_000 * part + whole) // (2 * whole)
+
+
 def percent(part: int, whole: int) -> str:
     """``100 · part / whole`` rounded half up to two decimals, exactly; empty if ``whole`` is 0."""
     if whole == 0:
         return ""
-    hundredths = (2 * 10_000 * part + whole) // (2 * whole)
-    return f"{hundredths // 100}.{hundredths % 100:02d}"
+    value = hundredths(part, whole)
+    return f"{value // 100}.{value % 100:02d}"
 
 
 def month_row(store_id: str, days: Iterable[Day], month: tuple[int, int]) -> MonthRow:

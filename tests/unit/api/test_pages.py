@@ -260,6 +260,7 @@ def test_history_cells_are_coloured_by_uptime() -> None:
 
     assert colour(1000, 1000) == colour(9990, 10_000) == "#2ca02c"
     assert colour(9989, 10_000) == colour(99, 100) == "#98d27c"
+    assert colour(19_979, 20_000) == "#2ca02c"  # 99.895 %: shown as 99.90, coloured so
     assert colour(95, 100) == "#f2c744"
     assert colour(90, 100) == "#f28e2b"
     assert colour(89, 100) == storepage.DOWN
